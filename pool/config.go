@@ -1,0 +1,135 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/ptyproc"
+)
+
+// Mode is how requests reach helpers. The zero value is Blocking.
+type Mode uint8
+
+const (
+	// Blocking: the caller's goroutine takes an idle helper (waiting in
+	// FIFO order, bounded by its context), asks it, and gives it back.
+	Blocking Mode = iota
+	// NonBlocking: requests enter a bounded queue served by one worker per
+	// helper; a full queue fails at once with ErrOverloaded.
+	NonBlocking
+)
+
+// String returns the mode's flag name.
+func (m Mode) String() string {
+	switch m {
+	case Blocking:
+		return "blocking"
+	case NonBlocking:
+		return "nonblocking"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// ParseMode returns the mode named s ("blocking" or "nonblocking").
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "blocking":
+		return Blocking, nil
+	case "nonblocking", "non-blocking":
+		return NonBlocking, nil
+	}
+	return 0, fmt.Errorf("unknown mode %q (want blocking or nonblocking)", s)
+}
+
+// Config configures a Pool. Command is required; every zero value has the
+// default its comment gives.
+type Config struct {
+	// Command is the helper program and its arguments.
+	Command []string
+	// Env adds KEY=VALUE pairs to the helper's minimal environment (PATH,
+	// HOME, LANG).
+	Env []string
+	// Dir is the helpers' working directory; empty means the host's.
+	Dir string
+
+	// Protocol is what the helpers speak; zero is framing.Generic.
+	Protocol framing.Protocol
+	// Transport connects helpers; zero is ptyproc.PTY.
+	Transport ptyproc.Transport
+	// Mode; zero is Blocking.
+	Mode Mode
+
+	// Processes is the number of helpers; zero means 1.
+	Processes int
+	// Timeout bounds one exchange with a helper, from the moment the request
+	// is handed to it to its answer; a helper that misses it is replaced. It
+	// also bounds the wait for a free helper when the caller's context has
+	// no deadline. Zero means 5s.
+	Timeout time.Duration
+	// QueueSize bounds the NonBlocking queue; zero means 64 per helper.
+	QueueSize int
+
+	// StopGrace is how long a helper has after SIGTERM before SIGKILL, at
+	// shutdown and when it is replaced; zero means 2s.
+	StopGrace time.Duration
+	// RestartDelay is the first pause before starting a helper again after
+	// three failures in a row (a failure is a helper that could not start or
+	// died by itself; the first two restart at once); it doubles with each
+	// further failure, with ±20% jitter. While a slot waits, it does not
+	// count as able to serve, and when no slot can, requests fail at once
+	// with ErrUnavailable. Zero means 100ms.
+	RestartDelay time.Duration
+	// MaxRestartDelay caps that pause; zero means 10s.
+	MaxRestartDelay time.Duration
+	// HealthyAfter is how long a helper must run for its slot's failure
+	// count to be forgotten (answering a request forgets it too); zero means
+	// 10s.
+	HealthyAfter time.Duration
+
+	// Logger receives events; nil discards them. Passwords are never
+	// logged.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return c, errors.New("pool: Config.Command is empty")
+	}
+	if c.Processes < 0 || c.QueueSize < 0 || c.Timeout < 0 {
+		return c, errors.New("pool: negative Processes, QueueSize or Timeout")
+	}
+	if c.Processes == 0 {
+		c.Processes = 1
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 64 * c.Processes
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = 2 * time.Second
+	}
+	if c.RestartDelay <= 0 {
+		c.RestartDelay = 100 * time.Millisecond
+	}
+	if c.MaxRestartDelay <= 0 {
+		c.MaxRestartDelay = 10 * time.Second
+	}
+	if c.MaxRestartDelay < c.RestartDelay {
+		c.MaxRestartDelay = c.RestartDelay
+	}
+	if c.HealthyAfter <= 0 {
+		c.HealthyAfter = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Mode > NonBlocking {
+		return c, fmt.Errorf("pool: unknown mode %d", c.Mode)
+	}
+	return c, nil
+}

@@ -1,0 +1,348 @@
+package pool
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/authpool/authpool/framing"
+)
+
+// Pool runs Config.Processes helpers and sends requests to them. It is safe
+// for concurrent use. Create it with New; end it with Shutdown or Close.
+type Pool struct {
+	cfg   Config
+	log   *slog.Logger
+	slots []*slot
+	queue chan *job // NonBlocking only
+
+	mu       sync.Mutex
+	closed   bool      // no new requests are taken
+	idle     []*helper // Blocking: free helpers, longest idle first
+	waiters  list.List // Blocking: of *waiter, first come first served
+	inflight int       // requests taken and not yet answered, drains included
+	drained  chan struct{}
+
+	quit     chan struct{} // closed when the slots must stop
+	quitOnce sync.Once
+	closing  atomic.Bool // Close: no grace for anyone
+	wg       sync.WaitGroup
+	stats    counters
+}
+
+// New validates cfg and starts the helpers in the background; requests made
+// before they are up wait for them.
+func New(cfg Config) (*Pool, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p := &Pool{
+		cfg:     c,
+		log:     c.Logger,
+		drained: make(chan struct{}),
+		quit:    make(chan struct{}),
+	}
+	if c.Mode == NonBlocking {
+		p.queue = make(chan *job, c.QueueSize)
+	}
+	for i := range c.Processes {
+		p.slots = append(p.slots, &slot{id: i, p: p})
+	}
+	for _, s := range p.slots {
+		p.wg.Go(s.run)
+	}
+	return p, nil
+}
+
+// Auth asks whether password is user@server's password.
+func (p *Pool) Auth(ctx context.Context, user, server, password string) (bool, error) {
+	return p.Do(ctx, framing.Request{Op: framing.OpAuth, User: user, Server: server, Password: password})
+}
+
+// IsUser asks whether user@server exists.
+func (p *Pool) IsUser(ctx context.Context, user, server string) (bool, error) {
+	return p.Do(ctx, framing.Request{Op: framing.OpIsUser, User: user, Server: server})
+}
+
+// SetPass asks the helper to change user@server's password.
+func (p *Pool) SetPass(ctx context.Context, user, server, password string) (bool, error) {
+	return p.Do(ctx, framing.Request{Op: framing.OpSetPass, User: user, Server: server, Password: password})
+}
+
+// Do asks a helper req and returns its answer. The wait for a free helper
+// (or a queue place) is bounded by ctx, or by Config.Timeout when ctx has no
+// deadline; the exchange itself by Config.Timeout. If ctx ends while a
+// helper is answering, Do returns at once and the answer is read and thrown
+// away in the background, so the helper is not lost. An auth or isuser whose
+// helper dies before answering is asked once more of another helper.
+func (p *Pool) Do(ctx context.Context, req framing.Request) (bool, error) {
+	if answered, yes, err := p.precheck(req); answered {
+		return yes, err
+	}
+	if !p.enter() {
+		return false, ErrClosed
+	}
+	defer p.leave()
+	ctx, cancel := p.boundWait(ctx)
+	defer cancel()
+	if p.cfg.Mode == NonBlocking {
+		res, err := p.enqueue(ctx, req)
+		if err != nil {
+			return false, err
+		}
+		select {
+		case r := <-res:
+			return r.OK, r.Err
+		case <-ctx.Done():
+			return false, p.waitError(ctx)
+		}
+	}
+	return p.doBlocking(ctx, req)
+}
+
+// Result is the outcome of an asynchronous request.
+type Result struct {
+	OK  bool
+	Err error
+}
+
+// Submit starts req and returns at once; the channel receives exactly one
+// Result. In NonBlocking mode a full queue fails Submit with ErrOverloaded;
+// in Blocking mode the request waits for a helper in a goroutine of its own.
+// ctx bounds the request as in Do.
+func (p *Pool) Submit(ctx context.Context, req framing.Request) (<-chan Result, error) {
+	res := make(chan Result, 1)
+	if answered, yes, err := p.precheck(req); answered {
+		if err != nil {
+			return nil, err
+		}
+		res <- Result{OK: yes}
+		return res, nil
+	}
+	if p.cfg.Mode == NonBlocking {
+		return p.enqueue(ctx, req)
+	}
+	if !p.enter() {
+		return nil, ErrClosed
+	}
+	p.wg.Go(func() {
+		defer p.leave()
+		ctx, cancel := p.boundWait(ctx)
+		defer cancel()
+		yes, err := p.doBlocking(ctx, req)
+		res <- Result{OK: yes, Err: err}
+	})
+	return res, nil
+}
+
+// precheck refuses what no helper should see and answers what needs no
+// helper: an empty password is never right.
+func (p *Pool) precheck(req framing.Request) (answered, yes bool, err error) {
+	p.stats.requests.Add(1)
+	if err := req.Validate(); err != nil {
+		p.stats.badRequests.Add(1)
+		return true, false, err
+	}
+	if !p.cfg.Protocol.Supports(req.Op) {
+		p.stats.badRequests.Add(1)
+		return true, false, fmt.Errorf("%w: helpers speak the %s protocol, which has no %s", ErrBadRequest, p.cfg.Protocol, req.Op)
+	}
+	if (req.Op == framing.OpAuth || req.Op == framing.OpRemoveUser3) && req.Password == "" {
+		return true, false, nil
+	}
+	if (req.Op == framing.OpSetPass || req.Op == framing.OpTryRegister) && req.Password == "" {
+		p.stats.badRequests.Add(1)
+		return true, false, fmt.Errorf("%w: empty password", ErrBadRequest)
+	}
+	return false, false, nil
+}
+
+func (p *Pool) boundWait(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, p.cfg.Timeout, errWaitTimeout)
+}
+
+var errWaitTimeout = fmt.Errorf("%w waiting for a free helper", ErrTimeout)
+
+// waitError is the error for a request whose context ended before it got an
+// answer: ErrTimeout for the pool's own bound, the context's error
+// otherwise.
+func (p *Pool) waitError(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errWaitTimeout) {
+		return cause
+	}
+	return ctx.Err()
+}
+
+func (p *Pool) enter() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.inflight++
+	return true
+}
+
+func (p *Pool) leave() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight--
+	if p.closed && p.inflight == 0 {
+		close(p.drained)
+	}
+}
+
+func (p *Pool) quitting() bool {
+	select {
+	case <-p.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// setSlotState records a slot's progress and, when no slot can serve any
+// more, fails everyone waiting instead of letting them wait out their
+// deadlines.
+func (p *Pool) setSlotState(s *slot, st slotState, h *helper) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st == slotStarting && s.state != slotStarting {
+		if s.cur != nil || s.state == slotBackoff {
+			s.restarts++
+		}
+	}
+	s.state, s.cur = st, h
+	if st == slotReady || p.anyAvailable() {
+		return
+	}
+	err := fmt.Errorf("%w: every helper is failing; retrying in the background", ErrUnavailable)
+	if p.quitting() {
+		err = ErrClosed
+	}
+	p.failWaiters(err)
+}
+
+// anyAvailable reports whether some slot can serve. Callers hold p.mu.
+func (p *Pool) anyAvailable() bool {
+	return slices.ContainsFunc(p.slots, (*slot).available)
+}
+
+func (p *Pool) stop() {
+	p.quitOnce.Do(func() { close(p.quit) })
+}
+
+// Shutdown stops taking requests, lets those already taken finish, then
+// stops the helpers (SIGTERM, then SIGKILL after Config.StopGrace). If ctx
+// ends first, the helpers are killed at once, requests still running fail
+// with ErrClosed, and ctx's error is returned. Shutdown returns only when
+// every helper process and goroutine of the pool is gone.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		if p.inflight == 0 {
+			close(p.drained)
+		}
+	}
+	p.mu.Unlock()
+
+	var err error
+	select {
+	case <-p.drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+		p.closing.Store(true)
+	}
+	p.stop()
+	if p.closing.Load() {
+		p.killAll()
+	}
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		p.closing.Store(true)
+		p.killAll()
+		<-done
+	}
+	p.mu.Lock()
+	p.failWaiters(ErrClosed)
+	p.mu.Unlock()
+	p.failQueued(ErrClosed)
+	return err
+}
+
+// Close kills every helper at once and fails requests still running with
+// ErrClosed. It returns when every process and goroutine of the pool is
+// gone.
+func (p *Pool) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p.closing.Store(true)
+	if err := p.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// killAll sends SIGKILL to every helper; their slots and owners then see
+// them exit and clean up.
+func (p *Pool) killAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failWaiters(ErrClosed)
+	for _, s := range p.slots {
+		if s.cur != nil {
+			s.cur.proc.Signal(sigKill)
+		}
+	}
+}
+
+// closedError maps an exchange error to ErrClosed when the pool killed the
+// helper itself.
+func (p *Pool) closedError(err error) error {
+	if p.closing.Load() && (errors.Is(err, ErrHelperExited) || errors.Is(err, ErrTimeout)) {
+		return ErrClosed
+	}
+	return err
+}
+
+// retire takes h out of service after a failed exchange.
+func (p *Pool) retire(h *helper, err error) {
+	reason := retireReason(err)
+	switch reason {
+	case "timeout":
+		p.stats.timeouts.Add(1)
+	case "protocol error":
+		p.stats.protocolErrors.Add(1)
+	}
+	h.retire(reason)
+}
+
+// retryable reports whether a failed request may be asked of another
+// helper: never more than once, always when nothing was sent, and for
+// idempotent operations when the helper died before answering.
+func retryable(err error, req framing.Request, attempt int) bool {
+	if attempt > 0 {
+		return false
+	}
+	return errors.Is(err, errNotSent) || (errors.Is(err, ErrHelperExited) && req.Op.Idempotent())
+}
+
+// Processes returns the configured number of helpers.
+func (p *Pool) Processes() int { return p.cfg.Processes }

@@ -1,0 +1,443 @@
+package pool
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/ptyproc"
+)
+
+// newPool starts a pool of fake helpers and closes it when the test ends.
+func newPool(t *testing.T, fake string, cfg Config) *Pool {
+	t.Helper()
+	cfg.Command = []string{os.Args[0]}
+	cfg.Env = append(cfg.Env, fakeEnv+"="+fake, fakeProtoEnv+"="+cfg.Protocol.String())
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}
+
+// bounded gives each request in a test a deadline, so no test can hang.
+func bounded(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func auth(user, pass string) framing.Request {
+	return framing.Request{Op: framing.OpAuth, User: user, Server: "example.com", Password: pass}
+}
+
+type variant struct {
+	proto framing.Protocol
+	tr    ptyproc.Transport
+	mode  Mode
+}
+
+func (v variant) String() string { return fmt.Sprintf("%s/%s/%s", v.proto, v.tr, v.mode) }
+
+func variants() []variant {
+	var vs []variant
+	for _, proto := range []framing.Protocol{framing.Generic, framing.Ejabberd} {
+		for _, tr := range []ptyproc.Transport{ptyproc.PTY, ptyproc.Pipe} {
+			for _, mode := range []Mode{Blocking, NonBlocking} {
+				vs = append(vs, variant{proto, tr, mode})
+			}
+		}
+	}
+	return vs
+}
+
+func (v variant) config() Config {
+	return Config{Protocol: v.proto, Transport: v.tr, Mode: v.mode, Processes: 2, Timeout: 10 * time.Second}
+}
+
+func TestAnswers(t *testing.T) {
+	allBytes := make([]byte, 0, 256)
+	for b := 1; b < 256; b++ {
+		if b != '\n' && b != '\r' {
+			allBytes = append(allBytes, byte(b))
+		}
+	}
+	weird := []string{
+		"a:b:c",
+		"\x03\x04\x13\x1a\x7f\x1c\x15\x17",
+		strings.Repeat("0123456789", 600),
+		string(allBytes),
+		"\x04",
+	}
+	for _, v := range variants() {
+		t.Run(v.String(), func(t *testing.T) {
+			p := newPool(t, "db", v.config())
+			ctx := bounded(t)
+			tests := []struct {
+				req  framing.Request
+				want bool
+			}{
+				{auth("alice", "wonderland"), true},
+				{auth("alice", "wrong"), false},
+				{auth("carol", "a:b:c"), true},
+				{auth("nobody", "wonderland"), false},
+				{auth("alice", ""), false},
+				{framing.Request{Op: framing.OpIsUser, User: "alice", Server: "example.com"}, true},
+				{framing.Request{Op: framing.OpIsUser, User: "zed", Server: "example.com"}, false},
+				{auth("split", "x"), true},
+				{auth("noise", "x"), true},
+			}
+			if v.proto == framing.Generic {
+				tests = append(tests, struct {
+					req  framing.Request
+					want bool
+				}{auth("crlf", "x"), true})
+			}
+			for _, tt := range tests {
+				got, err := p.Do(ctx, tt.req)
+				if err != nil || got != tt.want {
+					t.Errorf("Do(%v) = %v, %v; want %v", tt.req, got, err, tt.want)
+				}
+			}
+			if st := p.Stats(); st.Timeouts+st.ProtocolErrors+st.Exits != 0 {
+				t.Errorf("helpers replaced during plain requests: %+v", st)
+			}
+		})
+	}
+	// Bytes reach the helper unchanged: it accepts only the exact password.
+	for _, v := range variants() {
+		for i, pw := range weird {
+			t.Run(fmt.Sprintf("bytes/%s/%d", v, i), func(t *testing.T) {
+				sum := sha256.Sum256([]byte(pw))
+				cfg := v.config()
+				cfg.Env = []string{fakeSHAEnv + "=" + hex.EncodeToString(sum[:])}
+				p := newPool(t, "db", cfg)
+				for _, try := range []struct {
+					pw   string
+					want bool
+				}{{pw, true}, {pw + "x", false}} {
+					got, err := p.Do(bounded(t), auth("echo", try.pw))
+					if err != nil || got != try.want {
+						t.Errorf("echo %d bytes: %v, %v; want %v", len(try.pw), got, err, try.want)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestBadRequestsNeverReachHelpers(t *testing.T) {
+	p := newPool(t, "db", Config{})
+	ctx := bounded(t)
+	for _, req := range []framing.Request{
+		{},
+		auth("al:ice", "x"),
+		auth("alice", "x\ny"),
+		auth("", "x"),
+		{Op: framing.OpTryRegister, User: "a", Server: "b", Password: "c"}, // not in the generic protocol
+		{Op: framing.OpSetPass, User: "a", Server: "b"},
+	} {
+		if _, err := p.Do(ctx, req); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("Do(%v) = %v, want ErrBadRequest", req, err)
+		}
+	}
+	if got, err := p.Do(ctx, auth("alice", "wonderland")); !got || err != nil {
+		t.Fatalf("good request after bad ones: %v, %v", got, err)
+	}
+}
+
+// TestFailureFailsOnlyItsRequest: whatever one helper does wrong, only the
+// request it was answering fails, and the next request is answered.
+func TestFailureFailsOnlyItsRequest(t *testing.T) {
+	tests := []struct {
+		user    string
+		wantErr error
+	}{
+		{"hang", ErrTimeout},
+		{"late", ErrTimeout},
+		{"crash", ErrHelperExited},
+		{"kill9", ErrHelperExited},
+		{"garbage", ErrProtocol},
+		{"double1", ErrProtocol},
+	}
+	for _, mode := range []Mode{Blocking, NonBlocking} {
+		for _, tt := range tests {
+			t.Run(mode.String()+"/"+tt.user, func(t *testing.T) {
+				p := newPool(t, "db", Config{Mode: mode, Timeout: 200 * time.Millisecond})
+				ctx := bounded(t)
+				if got, err := p.Do(ctx, auth(tt.user, "x")); !errors.Is(err, tt.wantErr) || got {
+					t.Fatalf("Do(%s) = %v, %v; want false, %v", tt.user, got, err, tt.wantErr)
+				}
+				// Nothing the failed helper sends later may count as this
+				// answer: a late "1" would make it true.
+				for range 3 {
+					if got, err := p.Do(ctx, auth("alice", "wrong")); got || err != nil {
+						t.Fatalf("request after %s: %v, %v; want false, nil", tt.user, got, err)
+					}
+					time.Sleep(150 * time.Millisecond) // let a late answer arrive while idle
+				}
+				if got, err := p.Do(ctx, auth("alice", "wonderland")); !got || err != nil {
+					t.Fatalf("good request after %s: %v, %v", tt.user, got, err)
+				}
+			})
+		}
+	}
+}
+
+// TestExtraAnswerWhileIdle: a second answer that arrives while no request is
+// outstanding is never delivered; the helper is replaced instead.
+func TestExtraAnswerWhileIdle(t *testing.T) {
+	for _, tr := range []ptyproc.Transport{ptyproc.PTY, ptyproc.Pipe} {
+		t.Run(tr.String(), func(t *testing.T) {
+			p := newPool(t, "db", Config{Transport: tr})
+			ctx := bounded(t)
+			if got, err := p.Do(ctx, auth("double", "x")); got || err != nil {
+				t.Fatalf("double: %v, %v; want its first answer, false", got, err)
+			}
+			pid := p.Stats().Helpers[0].PID
+			time.Sleep(100 * time.Millisecond) // the extra "1" arrives now
+			if got, err := p.Do(ctx, auth("alice", "wrong")); got || err != nil {
+				t.Fatalf("after an extra answer: %v, %v; want false, nil", got, err)
+			}
+			st := p.Stats()
+			if st.ProtocolErrors != 1 || st.Helpers[0].PID == pid {
+				t.Fatalf("helper with unsolicited output not replaced: %+v", st)
+			}
+		})
+	}
+}
+
+// TestSpontaneousOutputIsNeverAnAnswer: output no request asked for (here a
+// "1" each helper prints at start) is caught before the next request is
+// sent. (Output that arrives after a request went out cannot be told from
+// its answer by any line protocol.)
+func TestSpontaneousOutputIsNeverAnAnswer(t *testing.T) {
+	p := newPool(t, "banner", Config{Processes: 2})
+	waitReady(t, p)
+	time.Sleep(100 * time.Millisecond) // let the banners arrive
+	if got, err := p.Do(bounded(t), auth("alice", "wrong")); got || !errors.Is(err, ErrProtocol) {
+		t.Fatalf("Do = %v, %v; want false, ErrProtocol", got, err)
+	}
+}
+
+// waitReady waits, bounded, until every helper of p is running.
+func waitReady(t *testing.T, p *Pool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ready := 0
+		for _, h := range p.Stats().Helpers {
+			if h.State == "ready" {
+				ready++
+			}
+		}
+		if ready == p.Processes() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helpers not ready: %+v", p.Stats().Helpers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestCrashLoopFailsFast(t *testing.T) {
+	for _, mode := range []Mode{Blocking, NonBlocking} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPool(t, "crashloop", Config{Mode: mode, Processes: 2, Timeout: time.Minute})
+			ctx := bounded(t)
+			// The first requests may meet a helper that is starting; once
+			// every slot has failed three times, none waits.
+			var err error
+			for range 50 {
+				if _, err = p.Do(ctx, auth("alice", "wonderland")); errors.Is(err, ErrUnavailable) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Do = %v, want ErrUnavailable", err)
+			}
+			// With a one-minute Timeout, only failing fast gives
+			// ErrUnavailable here rather than a timeout.
+			if _, err := p.Do(ctx, auth("alice", "wonderland")); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("second Do = %v, want ErrUnavailable", err)
+			}
+			// Backoff, not a spin: in a second, each slot may restart a
+			// handful of times (100ms, 200ms, 400ms ...), not hundreds.
+			before := p.Stats().Spawns
+			time.Sleep(time.Second)
+			if n := p.Stats().Spawns - before; n > 12 {
+				t.Fatalf("%d helper starts in a second of crash loop", n)
+			}
+		})
+	}
+}
+
+// TestCallerGivesUpHelperKept: a caller whose context ends mid-exchange
+// returns at once, and the helper's answer is read and thrown away rather
+// than the helper being killed.
+func TestCallerGivesUpHelperKept(t *testing.T) {
+	p := newPool(t, "db", Config{})
+	ctx := bounded(t)
+	if _, err := p.Do(ctx, auth("alice", "wonderland")); err != nil {
+		t.Fatal(err)
+	}
+	pid := p.Stats().Helpers[0].PID
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.Do(short, auth("slow", "x")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do with a short deadline = %v", err)
+	}
+	if got, err := p.Do(ctx, auth("alice", "wrong")); got || err != nil {
+		t.Fatalf("next request got %v, %v; the slow answer was true", got, err)
+	}
+	st := p.Stats()
+	if st.Helpers[0].PID != pid || st.Timeouts != 0 {
+		t.Fatalf("helper replaced after its caller gave up: %+v", st)
+	}
+}
+
+func TestOverloaded(t *testing.T) {
+	p := newPool(t, "db", Config{Mode: NonBlocking, QueueSize: 2, Timeout: 300 * time.Millisecond})
+	ctx := bounded(t)
+	var results []<-chan Result
+	var overloaded int
+	for range 10 {
+		res, err := p.Submit(ctx, auth("hang", "x"))
+		switch {
+		case errors.Is(err, ErrOverloaded):
+			overloaded++
+		case err != nil:
+			t.Fatal(err)
+		default:
+			results = append(results, res)
+		}
+	}
+	// One may be with the worker already, two in the queue.
+	if overloaded < 7 {
+		t.Fatalf("%d of 10 refused, want at least 7", overloaded)
+	}
+	for _, res := range results {
+		select {
+		case <-res:
+		case <-ctx.Done():
+			t.Fatal("queued request never finished")
+		}
+	}
+	if got, err := p.Do(ctx, auth("alice", "wonderland")); !got || err != nil {
+		t.Fatalf("after the flood: %v, %v", got, err)
+	}
+}
+
+func TestConcurrentMixed(t *testing.T) {
+	for _, mode := range []Mode{Blocking, NonBlocking} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPool(t, "db", Config{Mode: mode, Processes: 4, QueueSize: 1000})
+			ctx := bounded(t)
+			var wg sync.WaitGroup
+			errs := make(chan error, 600)
+			for i := range 600 {
+				wg.Go(func() {
+					var req framing.Request
+					var want bool
+					switch i % 4 {
+					case 0:
+						req, want = auth("alice", "wonderland"), true
+					case 1:
+						req, want = auth("alice", fmt.Sprint("wrong", i)), false
+					case 2:
+						req, want = auth("carol", "a:b:c"), true
+					case 3:
+						req, want = framing.Request{Op: framing.OpIsUser, User: fmt.Sprint("u", i), Server: "example.com"}, false
+					}
+					got, err := p.Do(ctx, req)
+					if err != nil || got != want {
+						errs <- fmt.Errorf("request %d (%v): %v, %v; want %v", i, req, got, err, want)
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			busy := 0
+			for _, h := range p.Stats().Helpers {
+				if h.Served > 0 {
+					busy++
+				}
+			}
+			if busy < 2 {
+				t.Errorf("only %d of 4 helpers served", busy)
+			}
+		})
+	}
+}
+
+func TestShutdownLetsRequestsFinish(t *testing.T) {
+	for _, mode := range []Mode{Blocking, NonBlocking} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPool(t, "db", Config{Mode: mode})
+			ctx := bounded(t)
+			res, err := p.Submit(ctx, auth("slow", "x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // let it reach the helper
+			if err := p.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			select {
+			case r := <-res:
+				if !r.OK || r.Err != nil {
+					t.Fatalf("in-flight request: %+v", r)
+				}
+			default:
+				t.Fatal("Shutdown returned before the in-flight request finished")
+			}
+			if _, err := p.Do(ctx, auth("alice", "wonderland")); !errors.Is(err, ErrClosed) {
+				t.Fatalf("Do after Shutdown = %v, want ErrClosed", err)
+			}
+			for _, h := range p.Stats().Helpers {
+				if h.PID != 0 || h.State != "stopped" {
+					t.Fatalf("helper left after Shutdown: %+v", h)
+				}
+			}
+		})
+	}
+}
+
+func TestCloseFailsInflight(t *testing.T) {
+	p := newPool(t, "db", Config{Timeout: time.Minute})
+	ctx := bounded(t)
+	res, err := p.Submit(ctx, auth("hang", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-res:
+		if !errors.Is(r.Err, ErrClosed) {
+			t.Fatalf("in-flight request after Close: %+v", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close left a request hanging")
+	}
+}

@@ -1,0 +1,171 @@
+package pool
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/authpool/authpool/ptyproc"
+)
+
+type slotState uint8
+
+const (
+	slotStarting slotState = iota // a helper is being started
+	slotReady                     // a helper is running
+	slotBackoff                   // waiting before the next start
+	slotStopped                   // the pool is shut down
+)
+
+func (s slotState) String() string {
+	return [...]string{"starting", "ready", "backoff", "stopped"}[s]
+}
+
+// slot is one of the pool's Processes places. Its goroutine, run, owns the
+// helper in it from start to end and decides when to start the next one.
+type slot struct {
+	id int
+	p  *Pool
+
+	// Guarded by p.mu.
+	state    slotState
+	cur      *helper
+	restarts int
+
+	// Only run touches failures.
+	failures int // helpers in a row that failed to start or died by themselves
+}
+
+// quickRestarts is how many failures in a row restart a helper at once. It
+// is two because a request that crashes its helper is asked once more, so a
+// single bad request can cost two helpers; only a third failure in a row
+// marks a crash loop.
+const quickRestarts = 2
+
+// available reports whether requests may wait for this slot: it has a
+// helper, or it is starting one after few enough failures. Past that the
+// slot is crash-looping and callers are told ErrUnavailable at once.
+// Callers hold p.mu.
+func (s *slot) available() bool {
+	return s.state == slotReady || (s.state == slotStarting && s.failures <= quickRestarts)
+}
+
+func (s *slot) run() {
+	p := s.p
+	log := p.log.With("slot", s.id)
+	for first := true; ; first = false {
+		if !first {
+			if !s.pause(s.delay()) {
+				break
+			}
+		}
+		p.setSlotState(s, slotStarting, nil)
+		p.stats.spawns.Add(1)
+		proc, err := ptyproc.Start(ptyproc.Config{
+			Args:      p.cfg.Command,
+			Env:       p.cfg.Env,
+			Dir:       p.cfg.Dir,
+			Transport: p.cfg.Transport,
+			Logger:    p.log,
+		})
+		if err != nil {
+			s.failures++
+			p.stats.spawnFailures.Add(1)
+			log.Error("helper failed to start", "err", err, "failures", s.failures)
+			continue
+		}
+		h := &helper{
+			slot:    s,
+			proc:    proc,
+			started: time.Now(),
+			rbuf:    make([]byte, 4096),
+			retired: make(chan struct{}),
+		}
+		h.dec.Protocol = p.cfg.Protocol
+		log.Debug("helper ready", "pid", proc.Pid())
+		p.setSlotState(s, slotReady, h)
+		if p.cfg.Mode == NonBlocking {
+			s.serveQueue(h)
+		} else {
+			p.release(h)
+			s.watch(h)
+		}
+		s.finish(h, log)
+		if p.quitting() {
+			break
+		}
+	}
+	p.setSlotState(s, slotStopped, nil)
+}
+
+// watch waits for h to exit, be retired, or be stopped with the pool.
+func (s *slot) watch(h *helper) {
+	select {
+	case <-h.proc.Done():
+	case <-h.retired:
+	case <-s.p.quit:
+	}
+}
+
+// finish takes h out of service and ends its process: at once if it exited,
+// after StopGrace otherwise, in the background so the next helper starts
+// without waiting for this one to go.
+func (s *slot) finish(h *helper, log *slog.Logger) {
+	p := s.p
+	if p.quitting() {
+		h.retire("quit")
+	}
+	exited := h.retire("") // false if the pool retired it first
+	p.forget(h)
+	if h.served.Load() > 0 || time.Since(h.started) >= p.cfg.HealthyAfter {
+		s.failures = 0
+	}
+	if exited {
+		// Nobody asked it to go: it crashed, or was killed from outside.
+		<-h.proc.Done()
+		s.failures++
+		p.stats.exits.Add(1)
+		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures)
+		h.proc.Close()
+		return
+	}
+	if h.reason != "quit" {
+		log.Warn("helper replaced", "pid", h.proc.Pid(), "reason", h.reason)
+	}
+	grace := p.cfg.StopGrace
+	if p.closing.Load() {
+		grace = 0
+	}
+	p.wg.Go(func() { h.proc.Stop(grace) })
+}
+
+// delay is the pause before the next start: none for the first
+// quickRestarts failures, then exponential with jitter.
+func (s *slot) delay() time.Duration {
+	if s.failures <= quickRestarts {
+		return 0
+	}
+	d := s.p.cfg.RestartDelay
+	for i := quickRestarts + 1; i < s.failures && d < s.p.cfg.MaxRestartDelay; i++ {
+		d *= 2
+	}
+	d = min(d, s.p.cfg.MaxRestartDelay)
+	// ±20%, so helpers that failed together do not all restart together.
+	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
+}
+
+// pause waits d in the backoff state; it reports false if the pool quit.
+func (s *slot) pause(d time.Duration) bool {
+	if d <= 0 {
+		return !s.p.quitting()
+	}
+	s.p.setSlotState(s, slotBackoff, nil)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.p.quit:
+		return false
+	}
+}

@@ -1,0 +1,72 @@
+package pool
+
+import (
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const sigKill = syscall.SIGKILL
+
+type counters struct {
+	requests, badRequests, overloaded atomic.Uint64
+	spawns, spawnFailures, exits      atomic.Uint64
+	timeouts, protocolErrors          atomic.Uint64
+}
+
+// Stats is a snapshot of the pool.
+type Stats struct {
+	Helpers []HelperStats
+
+	Requests       uint64 // requests taken, bad ones included
+	BadRequests    uint64 // refused before reaching a helper
+	Overloaded     uint64 // refused because the queue was full
+	Spawns         uint64 // helper starts attempted
+	SpawnFailures  uint64 // starts that failed outright
+	Exits          uint64 // helpers that exited by themselves
+	Timeouts       uint64 // helpers replaced for not answering in time
+	ProtocolErrors uint64 // helpers replaced for malformed or unsolicited output
+
+	Idle     int // Blocking: helpers free right now
+	Waiting  int // Blocking: callers waiting for a helper
+	Queued   int // NonBlocking: requests in the queue
+	InFlight int // requests taken and not finished
+}
+
+// HelperStats describes one of the pool's slots.
+type HelperStats struct {
+	Slot     int
+	State    string // starting, ready, backoff or stopped
+	PID      int    // 0 when no helper is running
+	Uptime   time.Duration
+	Served   int64 // answers from the current helper
+	Restarts int   // helpers started in this slot after the first
+}
+
+// Stats returns a snapshot of the pool's helpers and counters.
+func (p *Pool) Stats() Stats {
+	st := Stats{
+		Requests:       p.stats.requests.Load(),
+		BadRequests:    p.stats.badRequests.Load(),
+		Overloaded:     p.stats.overloaded.Load(),
+		Spawns:         p.stats.spawns.Load(),
+		SpawnFailures:  p.stats.spawnFailures.Load(),
+		Exits:          p.stats.exits.Load(),
+		Timeouts:       p.stats.timeouts.Load(),
+		ProtocolErrors: p.stats.protocolErrors.Load(),
+		Queued:         len(p.queue),
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st.Idle, st.Waiting, st.InFlight = len(p.idle), p.waiters.Len(), p.inflight
+	for _, s := range p.slots {
+		hs := HelperStats{Slot: s.id, State: s.state.String(), Restarts: s.restarts}
+		if h := s.cur; h != nil {
+			hs.PID = h.proc.Pid()
+			hs.Uptime = time.Since(h.started).Round(time.Millisecond)
+			hs.Served = h.served.Load()
+		}
+		st.Helpers = append(st.Helpers, hs)
+	}
+	return st
+}
