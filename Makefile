@@ -21,9 +21,12 @@ test: vet
 
 # The daemon on the bundled demo helper and its demo users, no configuration.
 run: build
-	@echo "authpool: demo users are in testscripts/demo-users.txt (alice@example.com / wonderland ...)"
-	@echo "authpool: try:  printf 'wonderland' | $(BIN) check --socket $(SOCKET) auth alice example.com; echo \$$?"
-	$(BIN) serve --socket $(SOCKET) --processes 2 --log-level debug -- testscripts/sample.py
+	@echo "Demo users: testscripts/demo-users.txt (alice@example.com / wonderland, bob@example.com / builder, ...)"
+	@echo "In another terminal:"
+	@echo "  printf wonderland | $(BIN) check --socket $(SOCKET) auth alice example.com"
+	@echo '  echo auth:alice:example.com:wonderland | socat - UNIX-CONNECT:$(SOCKET)'
+	@echo "Stop with Ctrl-C."
+	$(BIN) serve --socket $(SOCKET) --processes 2 -- testscripts/sample.py
 
 clean:
 	rm -rf bin $(SOCKET)

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Passwords used below all contain this marker, so TestZZPasswordsNeverLogged
+// can look for any of them in every daemon's debug output.
+const secretMark = "S3cr3t"
+
+func TestSamplesAnswer(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"python", []string{"--", scripts(t, "sample.py")}},
+		{"perl", []string{"--", scripts(t, "sample.pl")}},
+		{"sh", []string{"--", scripts(t, "sample.sh")}},
+		// Never flushes: only a pty makes its stdout line buffered.
+		{"unflushed python", []string{"--", scripts(t, "unflushed.py")}},
+		{"command flag", []string{"--command", "'" + scripts(t, "sample.py") + "' " + scripts(t, "demo-users.txt")}},
+		{"pipe", []string{"--transport", "pipe", "--", scripts(t, "sample.py")}},
+		{"ejabberd", []string{"--protocol", "ejabberd", "--", scripts(t, "ejabberd.py")}},
+		{"nonblocking", []string{"--mode", "nonblocking", "--processes", "2", "--", scripts(t, "sample.py")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := startDaemon(t, tt.args...).dial()
+			got := c.ask(
+				"auth:alice:example.com:wonderland",
+				"auth:alice:example.com:"+secretMark+"-wrong",
+				"auth:carol:example.com:a:b:c",
+				"auth:dave:example.com:pässwörd€",
+				"isuser:bob:example.com",
+				"isuser:nobody:example.com",
+				"auth:alice:example.com:",
+			)
+			if want := "1 0 1 1 1 0 0"; strings.Join(got, " ") != want {
+				t.Fatalf("answers %v, want %s", got, want)
+			}
+		})
+	}
+}
+
+func TestPasswordBytesReachHelperUnchanged(t *testing.T) {
+	expect := filepath.Join(t.TempDir(), "expect")
+	c := startDaemon(t, "--env", "AUTHPOOL_TEST_EXPECT="+expect, "--", scripts(t, "misbehave.py")).dial()
+	for _, pw := range []string{
+		secretMark + ":with:colons:",
+		secretMark + "\x03\x04\x13\x1a\x7f",
+		secretMark + "\x03",
+		secretMark + "\x1c\x15\x17\x11\x13\x04",
+		secretMark + strings.Repeat("x", 6000),
+		secretMark + "\xff\xfe invalid utf-8",
+	} {
+		if err := os.WriteFile(expect, []byte(pw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.want("auth:echo:example.com:"+pw, "1")
+		c.want("auth:echo:example.com:"+pw+"x", "0")
+	}
+}
+
+// TestMisbehavingHelpers: whatever a helper does wrong fails only the
+// request it was answering; nothing it says late or extra reaches another
+// request; the next request is answered.
+func TestMisbehavingHelpers(t *testing.T) {
+	tests := []struct {
+		user  string
+		want  string
+		pause bool // wait for late or extra output to arrive while idle
+	}{
+		{"hang", "0", false},
+		{"late", "0", true},
+		{"crash", "0", false},
+		{"kill9", "0", false},
+		{"garbage", "0", false},
+		{"double", "0", true},
+		{"double1", "0", false},
+		{"noise", "1", false},
+		{"split", "1", false},
+		{"crlf", "1", false},
+	}
+	for _, mode := range []string{"blocking", "nonblocking"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			c := startDaemon(t, "--mode", mode, "--timeout", "500ms", "--",
+				scripts(t, "misbehave.py"), "--late-seconds", "0.8").dial()
+			for _, tt := range tests {
+				c.want(fmt.Sprintf("auth:%s:example.com:%s", tt.user, tt.user), tt.want)
+				if tt.pause {
+					time.Sleep(time.Second)
+				}
+				c.want("auth:alice:example.com:"+secretMark, "0")
+				c.want("auth:alice:example.com:wonderland", "1")
+			}
+		})
+	}
+}
+
+func TestStderrNoiseIsNotAnAnswer(t *testing.T) {
+	d := startDaemon(t, "--", scripts(t, "misbehave.py"), "--stderr-noise")
+	c := d.dial()
+	for range 5 {
+		c.want("auth:alice:example.com:"+secretMark, "0")
+		c.want("isuser:nobody:example.com", "0")
+	}
+	within(t, "stderr in the log", func() bool { return strings.Contains(d.logs.String(), "helper stderr") })
+}
+
+// TestParallelHelpers: four helpers in non-blocking mode answer 600 mixed
+// requests from many connections correctly, and do work at the same time.
+func TestParallelHelpers(t *testing.T) {
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "trace")
+	// A sample helper that also records, per request, its pid and when it
+	// started and finished, so overlap between helpers can be seen.
+	helper := filepath.Join(dir, "traced.py")
+	os.WriteFile(helper, []byte(`#!/usr/bin/env python3
+import os, sys, time
+users = {b"alice": b"wonderland", b"carol": b"a:b:c"}
+log = open(sys.argv[1], "a")
+for line in sys.stdin.buffer:
+    start = time.monotonic_ns()
+    f = line.rstrip(b"\n").split(b":", 3)
+    ok = len(f) >= 3 and f[1] in users and (f[0] == b"isuser" or (len(f) == 4 and f[3] == users[f[1]]))
+    time.sleep(0.002)
+    log.write("%d %d %d\n" % (os.getpid(), start, time.monotonic_ns()))
+    log.flush()
+    sys.stdout.write("1\n" if ok else "0\n")
+    sys.stdout.flush()
+`), 0o755)
+	d := startDaemon(t, "--mode", "nonblocking", "--processes", "4", "--queue", "600", "--", helper, trace)
+	var wg sync.WaitGroup
+	errs := make(chan string, 600)
+	for conn := range 12 {
+		wg.Go(func() {
+			c := d.dial()
+			var lines, want []string
+			for i := range 50 {
+				n := conn*50 + i
+				switch n % 4 {
+				case 0:
+					lines, want = append(lines, "auth:alice:example.com:wonderland"), append(want, "1")
+				case 1:
+					lines, want = append(lines, fmt.Sprintf("auth:alice:example.com:%s%d", secretMark, n)), append(want, "0")
+				case 2:
+					lines, want = append(lines, "auth:carol:example.com:a:b:c"), append(want, "1")
+				case 3:
+					lines, want = append(lines, "isuser:carol:example.com"), append(want, "1")
+				}
+			}
+			got := c.ask(lines...)
+			for i := range got {
+				if got[i] != want[i] {
+					errs <- fmt.Sprintf("conn %d request %d (%q): %s, want %s", conn, i, lines[i], got[i], want[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	type span struct{ pid, start, end int64 }
+	var spans []span
+	for _, line := range strings.Split(strings.TrimSpace(readFile(t, trace)), "\n") {
+		var s span
+		fmt.Sscan(line, &s.pid, &s.start, &s.end)
+		spans = append(spans, s)
+	}
+	if len(spans) != 600 {
+		t.Fatalf("helpers answered %d requests, want 600", len(spans))
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	overlaps, pidsSeen := 0, map[int64]bool{}
+	for i, s := range spans {
+		pidsSeen[s.pid] = true
+		if i > 0 && spans[i-1].end > s.start && spans[i-1].pid != s.pid {
+			overlaps++
+		}
+	}
+	if len(pidsSeen) != 4 || overlaps < 50 {
+		t.Fatalf("%d helpers served, %d overlapping requests: not in parallel", len(pidsSeen), overlaps)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestPipelinedInOrder(t *testing.T) {
+	c := startDaemon(t, "--processes", "3", "--", scripts(t, "sample.py")).dial()
+	var lines []string
+	var want []string
+	for i := range 300 {
+		if i%2 == 0 {
+			lines, want = append(lines, "auth:bob:example.com:builder"), append(want, "1")
+		} else {
+			lines, want = append(lines, "auth:bob:example.com:"+secretMark+strconv.Itoa(i)), append(want, "0")
+		}
+	}
+	if got := c.ask(lines...); strings.Join(got, "") != strings.Join(want, "") {
+		t.Fatalf("pipelined answers out of order:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestBadRequestsAnswerZero(t *testing.T) {
+	c := startDaemon(t, "--", scripts(t, "sample.py")).dial()
+	for _, line := range []string{
+		"",
+		"garbage",
+		"auth:alice",
+		"auth:alice:example.com",
+		"auth:al:ice:example.com",
+		"isuser:alice:example.com:" + secretMark,
+		"login:alice:example.com:wonderland",
+		"auth::example.com:" + secretMark,
+		"auth:alice:example.com:" + secretMark + "\x00",
+		"auth:alice:example.com:" + secretMark + strings.Repeat("y", 70000),
+	} {
+		c.want(line, "0")
+	}
+	c.want("auth:alice:example.com:wonderland", "1")
+}
+
+func TestCrashLoopFailsFast(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "pids")
+	d := startDaemon(t, "--processes", "2", "--timeout", "1m", "--", scripts(t, "crashloop.sh"), pidfile)
+	c := d.dial()
+	// The first requests meet helpers that die under them; once every slot
+	// has failed three times in a row, requests are refused without
+	// waiting. With a one-minute timeout, a prompt "0" can only come from
+	// that (ask's own deadline is 30s).
+	within(t, "requests refused as unavailable", func() bool {
+		c.want("auth:alice:example.com:wonderland", "0")
+		return strings.Contains(d.logs.String(), "no helper available")
+	})
+	before := len(pids(t, pidfile))
+	time.Sleep(time.Second)
+	if n := len(pids(t, pidfile)) - before; n > 12 {
+		t.Fatalf("%d helper starts in one second: spinning", n)
+	}
+}
+
+func TestSIGTERMLeavesNothingBehind(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "pids")
+	d := startDaemon(t, "--processes", "2", "--", scripts(t, "misbehave.py"), "--ignore-sigterm", "--grandchild", pidfile)
+	c := d.dial()
+	c.want("auth:alice:example.com:wonderland", "1")
+	within(t, "both helpers and grandchildren", func() bool { return len(pids(t, pidfile)) >= 4 })
+	all := pids(t, pidfile)
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("daemon exit: %v\n%s", err, d.logs.String())
+		}
+		d.done <- nil // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon did not exit on SIGTERM")
+	}
+	for _, pid := range all {
+		within(t, fmt.Sprintf("process %d to be gone", pid), func() bool { return !alive(pid) })
+	}
+	if _, err := os.Stat(d.socket); !os.IsNotExist(err) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+}
+
+func TestStartupErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", []string{"serve"}, "no helper command"},
+		{"both commands", []string{"serve", "--command", "x", "--", "y"}, "not both"},
+		{"bad protocol", []string{"serve", "--protocol", "xmpp", "--", "x"}, "--protocol"},
+		{"bad mode", []string{"serve", "--mode", "fast", "--", "x"}, "--mode"},
+		{"bad quote", []string{"serve", "--command", "'unterminated"}, "--command"},
+		{"world-writable", []string{"serve", "--socket-mode", "0666", "--", "x"}, "world-writable"},
+		{"bad env", []string{"serve", "--env", "NOEQUALS", "--", "x"}, "KEY=VALUE"},
+		{"unknown subcommand", []string{"frob"}, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			args := tt.args
+			if args[0] == "serve" {
+				args = append([]string{"serve", "--socket", filepath.Join(t.TempDir(), "s")}, args[1:]...)
+			}
+			if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code == 0 {
+				t.Fatalf("exit 0; output %s", out.String())
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Fatalf("output %q does not mention %q", out.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestSecondDaemonRefused(t *testing.T) {
+	d := startDaemon(t, "--", scripts(t, "sample.py"))
+	var out strings.Builder
+	code := run(t.Context(), []string{"serve", "--socket", d.socket, "--", scripts(t, "sample.py")}, strings.NewReader(""), &out, &out)
+	if code == 0 || !strings.Contains(out.String(), "another process is serving") {
+		t.Fatalf("second daemon: exit %d, %s", code, out.String())
+	}
+	d.dial().want("auth:alice:example.com:wonderland", "1")
+}
+
+func TestCheckCommand(t *testing.T) {
+	d := startDaemon(t, "--", scripts(t, "sample.py"))
+	tests := []struct {
+		args  []string
+		stdin string
+		code  int
+	}{
+		{[]string{"auth", "alice", "example.com"}, "wonderland\n", 0},
+		{[]string{"auth", "alice", "example.com"}, "wonderland", 0},
+		{[]string{"auth", "alice", "example.com"}, secretMark + "\n", 1},
+		{[]string{"auth", "carol", "example.com"}, "a:b:c\r\n", 0},
+		{[]string{"isuser", "bob", "example.com"}, "", 0},
+		{[]string{"isuser", "zed", "example.com"}, "", 1},
+		{[]string{"auth", "al:ice", "example.com"}, "x", 2},
+		{[]string{"tryregister", "bob", "example.com"}, "x", 2},
+		{[]string{"auth", "alice"}, "", 2},
+	}
+	for _, tt := range tests {
+		var out, errOut strings.Builder
+		args := append([]string{"check", "--socket", d.socket}, tt.args...)
+		if code := run(t.Context(), args, strings.NewReader(tt.stdin), &out, &errOut); code != tt.code {
+			t.Errorf("check %v: exit %d, want %d (%s%s)", tt.args, code, tt.code, out.String(), errOut.String())
+		}
+		if strings.Contains(out.String()+errOut.String(), secretMark) {
+			t.Errorf("check printed the password")
+		}
+	}
+	var out strings.Builder
+	args := []string{"check", "--socket", filepath.Join(t.TempDir(), "none"), "isuser", "a", "b"}
+	if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code != 2 {
+		t.Errorf("check with no daemon: exit %d", code)
+	}
+}
+
+// TestZZPasswordsNeverLogged runs last (tests run in source order, and
+// this file's name sorts after the others' tests it depends on: it checks
+// the output of every daemon the package started, at debug level).
+func TestZZPasswordsNeverLogged(t *testing.T) {
+	allLogs.Lock()
+	defer allLogs.Unlock()
+	if len(allLogs.bufs) == 0 {
+		t.Skip("no daemon ran")
+	}
+	for _, b := range allLogs.bufs {
+		out := b.String()
+		for _, secret := range []string{secretMark, "wonderland", "builder", "a:b:c", "pässwörd"} {
+			if i := strings.Index(out, secret); i >= 0 {
+				t.Errorf("password %q in daemon output: %q", secret, out[max(0, i-200):min(len(out), i+50)])
+			}
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	shellquote "github.com/kballard/go-shellquote"
+
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/ptyproc"
+)
+
+// serveFlags are authpool serve's settings. Names follow Prosody's
+// external_auth_* options where there is one (see README.md).
+type serveFlags struct {
+	command   string
+	protocol  string
+	mode      string
+	processes int
+	timeout   time.Duration
+	transport string
+	queue     int
+	env       multiFlag
+	dir       string
+	socket    string
+	sockMode  octalFlag
+	logLevel  string
+	logFormat string
+	shutdown  time.Duration
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.command, "command", "", "helper command line, split like a shell would (quotes honoured, nothing expanded, no shell run); or give it after --")
+	fs.StringVar(&f.protocol, "protocol", "generic", "helper protocol: generic (Prosody) or ejabberd (length-prefixed)")
+	fs.StringVar(&f.mode, "mode", "blocking", "blocking (callers wait for a free helper) or nonblocking (bounded queue, fails fast when full)")
+	fs.IntVar(&f.processes, "processes", 1, "number of helper processes")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "longest wait for one helper answer; a helper that misses it is replaced")
+	fs.StringVar(&f.transport, "transport", "pty", "pty (works with helpers that never flush) or pipe (faster; the helper must flush)")
+	fs.IntVar(&f.queue, "queue", 0, "nonblocking mode: queue length (0: 64 per helper)")
+	fs.Var(&f.env, "env", "KEY=VALUE added to the helpers' environment (repeatable); they get only PATH, HOME and LANG otherwise")
+	fs.StringVar(&f.dir, "dir", "", "helpers' working directory (default: authpool's)")
+	fs.StringVar(&f.socket, "socket", defaultSocket(), "Unix socket to serve on")
+	f.sockMode = 0o660
+	fs.Var(&f.sockMode, "socket-mode", "socket file permissions, octal; world-writable modes are refused")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
+}
+
+// poolConfig turns the flags into a pool configuration; rest is what
+// followed "--".
+func (f *serveFlags) poolConfig(rest []string, log *slog.Logger) (pool.Config, error) {
+	var cfg pool.Config
+	switch {
+	case f.command != "" && len(rest) > 0:
+		return cfg, errors.New("give the helper command with --command or after --, not both")
+	case f.command != "":
+		args, err := shellquote.Split(f.command)
+		if err != nil {
+			return cfg, fmt.Errorf("--command: %w", err)
+		}
+		cfg.Command = args
+	default:
+		cfg.Command = rest
+	}
+	if len(cfg.Command) == 0 {
+		return cfg, errors.New("no helper command: use --command \"CMD ARGS\" or -- CMD ARGS")
+	}
+	var err error
+	if cfg.Protocol, err = framing.ParseProtocol(f.protocol); err != nil {
+		return cfg, fmt.Errorf("--protocol: %w", err)
+	}
+	if cfg.Mode, err = pool.ParseMode(f.mode); err != nil {
+		return cfg, fmt.Errorf("--mode: %w", err)
+	}
+	if cfg.Transport, err = ptyproc.ParseTransport(f.transport); err != nil {
+		return cfg, fmt.Errorf("--transport: %w", err)
+	}
+	if f.processes < 1 || f.processes > 1024 {
+		return cfg, fmt.Errorf("--processes %d: want 1 to 1024", f.processes)
+	}
+	if f.timeout <= 0 {
+		return cfg, fmt.Errorf("--timeout %v: want a positive duration", f.timeout)
+	}
+	if f.queue < 0 {
+		return cfg, fmt.Errorf("--queue %d: want 0 or more", f.queue)
+	}
+	for _, kv := range f.env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return cfg, fmt.Errorf("--env %q: want KEY=VALUE", kv)
+		}
+	}
+	cfg.Processes = f.processes
+	cfg.Timeout = f.timeout
+	cfg.QueueSize = f.queue
+	cfg.Env = f.env
+	cfg.Dir = f.dir
+	cfg.Logger = log
+	return cfg, nil
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// octalFlag is a file mode written in octal, as chmod takes it.
+type octalFlag os.FileMode
+
+func (o *octalFlag) String() string { return fmt.Sprintf("%#o", os.FileMode(*o)) }
+
+func (o *octalFlag) Set(v string) error {
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n > 0o777 {
+		return fmt.Errorf("want an octal mode such as 0660")
+	}
+	*o = octalFlag(n)
+	return nil
+}

@@ -1,0 +1,51 @@
+// Command authpool runs external XMPP auth helpers under supervision and
+// serves them on a Unix socket; see README.md.
+//
+//	authpool serve [flags] [-- COMMAND ARGS...]
+//	authpool check [flags] auth|isuser|setpass USER SERVER
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  authpool serve [flags] [-- COMMAND ARGS...]   run helpers and serve them on a socket
+  authpool check [flags] OP USER SERVER         ask a running daemon (password on stdin)
+
+Run "authpool serve -h" or "authpool check -h" for the flags.
+`
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "check":
+		return check(ctx, args[1:], stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "authpool: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// defaultSocket is $XDG_RUNTIME_DIR/authpool.sock, else ./authpool.sock.
+func defaultSocket() string {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		return dir + "/authpool.sock"
+	}
+	return "authpool.sock"
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// The test binary doubles as the authpool binary: with mainEnv set it runs
+// main, so end-to-end tests start a real daemon process without a build
+// step, the way os/exec's tests re-execute themselves.
+const mainEnv = "AUTHPOOL_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		main()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// scripts is the absolute path of testscripts/.
+func scripts(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "testscripts", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// daemon is an authpool serve process started by a test.
+type daemon struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	socket string
+	logs   *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// allLogs collects every daemon's output in the package, for the check
+// that no password was ever logged.
+var allLogs struct {
+	sync.Mutex
+	bufs []*syncBuffer
+}
+
+// startDaemon runs "authpool serve" with args (a socket is added) and
+// waits until it accepts connections. The daemon is stopped at cleanup.
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	dir := t.TempDir()
+	d := &daemon{t: t, socket: filepath.Join(dir, "authpool.sock"), logs: &syncBuffer{}, done: make(chan error, 1)}
+	allLogs.Lock()
+	allLogs.bufs = append(allLogs.bufs, d.logs)
+	allLogs.Unlock()
+	full := append([]string{"serve", "--socket", d.socket, "--log-level", "debug"}, args...)
+	d.cmd = exec.Command(os.Args[0], full...)
+	d.cmd.Env = append(os.Environ(), mainEnv+"=1")
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(30 * time.Second):
+			d.cmd.Process.Kill()
+			<-d.done
+			t.Errorf("daemon did not stop on SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", d.logs.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.Dial("unix", d.socket)
+		if err == nil {
+			c.Close()
+			return d
+		}
+		select {
+		case err := <-d.done:
+			t.Fatalf("daemon exited: %v\n%s", err, d.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon not listening: %v\n%s", err, d.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// client is one connection to a daemon, with every wait bounded.
+type client struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func (d *daemon) dial() *client {
+	d.t.Helper()
+	c, err := net.Dial("unix", d.socket)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { c.Close() })
+	return &client{t: d.t, c: c, r: bufio.NewReader(c)}
+}
+
+// ask sends lines in one write and returns the answers, in order.
+func (c *client) ask(lines ...string) []string {
+	c.t.Helper()
+	c.c.SetDeadline(time.Now().Add(30 * time.Second))
+	var buf bytes.Buffer
+	for _, l := range lines {
+		buf.WriteString(l + "\n")
+	}
+	if _, err := c.c.Write(buf.Bytes()); err != nil {
+		c.t.Fatal(err)
+	}
+	answers := make([]string, len(lines))
+	for i := range lines {
+		a, err := c.r.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("answer %d of %d: %v", i+1, len(lines), err)
+		}
+		answers[i] = strings.TrimSuffix(a, "\n")
+	}
+	return answers
+}
+
+// want checks that one request line gets the answer want.
+func (c *client) want(line, want string) {
+	c.t.Helper()
+	if got := c.ask(line)[0]; got != want {
+		c.t.Errorf("%.60q: got %s, want %s", line, got, want)
+	}
+}
+
+// pids reads the "helper PID" and "grandchild PID" lines of a pid file.
+func pids(t *testing.T, path string) []int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var kind string
+		var pid int
+		if _, err := fmt.Sscan(line, &kind, &pid); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	// A zombie waiting for init to reap it is as good as gone.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// within waits, bounded, for cond.
+func within(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
