@@ -73,10 +73,14 @@ func (p *Pool) release(h *helper) {
 	p.idle = append(p.idle, h)
 }
 
-// forget removes h from the idle list once its slot is done with it.
+// forget takes h out of the idle list and its slot once the slot is done
+// with it.
 func (p *Pool) forget(h *helper) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if h.slot.cur == h {
+		h.slot.cur = nil
+	}
 	for i, x := range p.idle {
 		if x == h {
 			p.idle = append(p.idle[:i], p.idle[i+1:]...)
@@ -138,15 +142,18 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 			p.release(h)
 		}
 		return yes, nil
-	case ctx != nil && ctx.Err() != nil && time.Now().Before(deadline) && !p.closing.Load():
+	case ctx != nil && ctx.Err() != nil && time.Now().Before(deadline):
 		// Interrupted for the caller, not timed out: the answer is still
 		// due. Reading it in the background keeps the helper in step.
-		if p.enterDrain() {
-			p.wg.Go(func() {
-				defer p.leave()
-				p.drain(h, req, deadline)
-			})
-		} else {
+		drained := p.enterDrain()
+		if drained && !p.goTracked(func() {
+			defer p.leave()
+			p.drain(h, req, deadline)
+		}) {
+			p.leave()
+			drained = false
+		}
+		if !drained {
 			h.retire("caller gave up")
 		}
 		return false, p.waitError(ctx)
@@ -155,8 +162,9 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 	return false, p.closedError(err)
 }
 
-// enterDrain counts a drain as in flight, even after Shutdown began, so
-// Shutdown waits for it.
+// enterDrain counts a drain as in flight, even after Shutdown began (the
+// caller's request is still counted, so the count cannot have reached
+// zero), so Shutdown waits for it.
 func (p *Pool) enterDrain() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -22,10 +22,11 @@ type Pool struct {
 	queue chan *job // NonBlocking only
 
 	mu       sync.Mutex
-	closed   bool      // no new requests are taken
-	idle     []*helper // Blocking: free helpers, longest idle first
-	waiters  list.List // Blocking: of *waiter, first come first served
-	inflight int       // requests taken and not yet answered, drains included
+	closed   bool                 // no new requests are taken
+	idle     []*helper            // Blocking: free helpers, longest idle first
+	waiters  list.List            // Blocking: of *waiter, first come first served
+	inflight int                  // requests taken and not yet answered, drains included
+	stopping map[*helper]struct{} // replaced helpers still in their grace period
 	drained  chan struct{}
 
 	quit     chan struct{} // closed when the slots must stop
@@ -43,10 +44,11 @@ func New(cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{
-		cfg:     c,
-		log:     c.Logger,
-		drained: make(chan struct{}),
-		quit:    make(chan struct{}),
+		cfg:      c,
+		log:      c.Logger,
+		drained:  make(chan struct{}),
+		quit:     make(chan struct{}),
+		stopping: make(map[*helper]struct{}),
 	}
 	if c.Mode == NonBlocking {
 		p.queue = make(chan *job, c.QueueSize)
@@ -131,13 +133,17 @@ func (p *Pool) Submit(ctx context.Context, req framing.Request) (<-chan Result, 
 	if !p.enter() {
 		return nil, ErrClosed
 	}
-	p.wg.Go(func() {
+	started := p.goTracked(func() {
 		defer p.leave()
 		ctx, cancel := p.boundWait(ctx)
 		defer cancel()
 		yes, err := p.doBlocking(ctx, req)
 		res <- Result{OK: yes, Err: err}
 	})
+	if !started {
+		p.leave()
+		return nil, ErrClosed
+	}
 	return res, nil
 }
 
@@ -201,6 +207,30 @@ func (p *Pool) leave() {
 	}
 }
 
+// goTracked runs f in a goroutine that Shutdown waits for, unless the pool
+// is being closed by force. The check and wg.Add share p.mu with force, so
+// no Add can race Shutdown's wg.Wait.
+func (p *Pool) goTracked(f func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing.Load() {
+		return false
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// force makes the shutdown immediate: no grace, no new goroutines.
+func (p *Pool) force() {
+	p.mu.Lock()
+	p.closing.Store(true)
+	p.mu.Unlock()
+}
+
 func (p *Pool) quitting() bool {
 	select {
 	case <-p.quit:
@@ -213,13 +243,11 @@ func (p *Pool) quitting() bool {
 // setSlotState records a slot's progress and, when no slot can serve any
 // more, fails everyone waiting instead of letting them wait out their
 // deadlines.
-func (p *Pool) setSlotState(s *slot, st slotState, h *helper) {
+func (p *Pool) setSlotState(s *slot, st slotState, h *helper, restart bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if st == slotStarting && s.state != slotStarting {
-		if s.cur != nil || s.state == slotBackoff {
-			s.restarts++
-		}
+	if restart {
+		s.restarts++
 	}
 	s.state, s.cur = st, h
 	if st == slotReady || p.anyAvailable() {
@@ -261,7 +289,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	case <-p.drained:
 	case <-ctx.Done():
 		err = ctx.Err()
-		p.closing.Store(true)
+		p.force()
 	}
 	p.stop()
 	if p.closing.Load() {
@@ -276,7 +304,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		p.closing.Store(true)
+		p.force()
 		p.killAll()
 		<-done
 	}
@@ -293,7 +321,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 func (p *Pool) Close() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	p.closing.Store(true)
+	p.force()
 	if err := p.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -310,6 +338,9 @@ func (p *Pool) killAll() {
 		if s.cur != nil {
 			s.cur.proc.Signal(sigKill)
 		}
+	}
+	for h := range p.stopping {
+		h.proc.Signal(sigKill)
 	}
 }
 

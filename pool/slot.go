@@ -59,7 +59,7 @@ func (s *slot) run() {
 				break
 			}
 		}
-		p.setSlotState(s, slotStarting, nil)
+		p.setSlotState(s, slotStarting, nil, !first)
 		p.stats.spawns.Add(1)
 		proc, err := ptyproc.Start(ptyproc.Config{
 			Args:      p.cfg.Command,
@@ -83,7 +83,7 @@ func (s *slot) run() {
 		}
 		h.dec.Protocol = p.cfg.Protocol
 		log.Debug("helper ready", "pid", proc.Pid())
-		p.setSlotState(s, slotReady, h)
+		p.setSlotState(s, slotReady, h, false)
 		if p.cfg.Mode == NonBlocking {
 			s.serveQueue(h)
 		} else {
@@ -95,7 +95,7 @@ func (s *slot) run() {
 			break
 		}
 	}
-	p.setSlotState(s, slotStopped, nil)
+	p.setSlotState(s, slotStopped, nil, false)
 }
 
 // watch waits for h to exit, be retired, or be stopped with the pool.
@@ -120,23 +120,34 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 	if h.served.Load() > 0 || time.Since(h.started) >= p.cfg.HealthyAfter {
 		s.failures = 0
 	}
-	if exited {
+	if exited || h.reason == "exited" {
 		// Nobody asked it to go: it crashed, or was killed from outside.
-		<-h.proc.Done()
+		// (Whether its slot or the request it was answering noticed first
+		// makes no difference.) Close also covers a helper that closed its
+		// stdout but lives on.
+		h.proc.Close()
 		s.failures++
 		p.stats.exits.Add(1)
 		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures)
-		h.proc.Close()
 		return
 	}
 	if h.reason != "quit" {
 		log.Warn("helper replaced", "pid", h.proc.Pid(), "reason", h.reason)
 	}
+	// Tracked so that a forced shutdown can cut the grace short.
+	p.mu.Lock()
+	p.stopping[h] = struct{}{}
+	p.mu.Unlock()
 	grace := p.cfg.StopGrace
 	if p.closing.Load() {
 		grace = 0
 	}
-	p.wg.Go(func() { h.proc.Stop(grace) })
+	p.wg.Go(func() {
+		h.proc.Stop(grace)
+		p.mu.Lock()
+		delete(p.stopping, h)
+		p.mu.Unlock()
+	})
 }
 
 // delay is the pause before the next start: none for the first
@@ -159,7 +170,7 @@ func (s *slot) pause(d time.Duration) bool {
 	if d <= 0 {
 		return !s.p.quitting()
 	}
-	s.p.setSlotState(s, slotBackoff, nil)
+	s.p.setSlotState(s, slotBackoff, nil, false)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
