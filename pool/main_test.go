@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +24,7 @@ const (
 	fakeEnv      = "POOL_TEST_FAKE"     // which fake: "db", "crashloop", "banner"
 	fakeProtoEnv = "POOL_TEST_PROTOCOL" // "ejabberd" for framed I/O
 	fakeSHAEnv   = "POOL_TEST_SHA256"   // password hash the "echo" user accepts
+	fakeTermEnv  = "POOL_TEST_IGNORE_TERM"
 )
 
 func TestMain(m *testing.M) {
@@ -44,6 +46,9 @@ func runFake(name string) int {
 	case "banner":
 		// Spontaneous output before any request: a "1" nobody asked for.
 		os.Stdout.Write([]byte("1\n"))
+	}
+	if os.Getenv(fakeTermEnv) == "1" {
+		signal.Ignore(syscall.SIGTERM)
 	}
 	framed := os.Getenv(fakeProtoEnv) == "ejabberd"
 	in := bufio.NewReader(os.Stdin)

@@ -441,3 +441,27 @@ func TestCloseFailsInflight(t *testing.T) {
 		t.Fatal("Close left a request hanging")
 	}
 }
+
+// TestCloseCutsGraceShort: Close kills helpers that are being replaced and
+// ignore SIGTERM, instead of waiting out their grace period.
+func TestCloseCutsGraceShort(t *testing.T) {
+	p := newPool(t, "db", Config{
+		Timeout:   100 * time.Millisecond,
+		StopGrace: time.Hour,
+		Env:       []string{fakeTermEnv + "=1"},
+	})
+	ctx := bounded(t)
+	if _, err := p.Do(ctx, auth("hang", "x")); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("hang: %v", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close waited for the grace period of a helper being replaced")
+	}
+}
