@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,11 @@ type helper struct {
 	wbuf   []byte
 	rbuf   []byte
 	served atomic.Int64 // answers read; atomic only so Stats can read it
+
+	// secrets holds the passwords of the last two requests, for redact,
+	// which runs on the stderr goroutine: a line about a request can be
+	// logged after the next request went out.
+	secrets atomic.Pointer[[2]string]
 
 	mu      sync.Mutex
 	gone    bool          // retired or exited: never to be handed out again
@@ -59,6 +65,13 @@ func (h *helper) prepare(deadline time.Time) error {
 
 // send writes req to h. The request was validated by the pool already.
 func (h *helper) send(req framing.Request) (bool, error) {
+	if req.Password != "" {
+		var prev string
+		if s := h.secrets.Load(); s != nil {
+			prev = s[0]
+		}
+		h.secrets.Store(&[2]string{req.Password, prev})
+	}
 	var err error
 	h.wbuf, err = h.slot.p.cfg.Protocol.AppendRequest(h.wbuf[:0], req)
 	if err != nil {
@@ -94,6 +107,21 @@ func (h *helper) readAnswer() (bool, error) {
 			return false, ioError(err)
 		}
 	}
+}
+
+// redact blanks out, in a line the helper wrote to stderr, the passwords it
+// was recently sent.
+func (h *helper) redact(line []byte) []byte {
+	s := h.secrets.Load()
+	if s == nil {
+		return line
+	}
+	for _, pw := range s {
+		if pw != "" {
+			line = bytes.ReplaceAll(line, []byte(pw), []byte("(redacted)"))
+		}
+	}
+	return line
 }
 
 func ioError(err error) error {

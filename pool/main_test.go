@@ -121,6 +121,10 @@ func runFake(name string) int {
 			}
 		case "crlf":
 			out.Write([]byte("1\r\n"))
+		case "leaky":
+			// Debug output no helper should write, and some do.
+			fmt.Fprintf(os.Stderr, "checking %s with password %s\n", user, pass)
+			out.Write(answer(false))
 		case "noise":
 			fmt.Fprintf(os.Stderr, "1\n0\n\x00\x02\x00\x01\n")
 			out.Write(answer(true))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -464,4 +465,46 @@ func TestCloseCutsGraceShort(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("Close waited for the grace period of a helper being replaced")
 	}
+}
+
+// TestHelperStderrRedacted: a helper that prints the password it was sent
+// to stderr does not get it into the log.
+func TestHelperStderrRedacted(t *testing.T) {
+	var logs syncBuffer
+	p := newPool(t, "db", Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx := bounded(t)
+	for _, pw := range []string{"hunter2", "second-pass"} {
+		if _, err := p.Do(ctx, auth("leaky", pw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil { // waits for stderr to be logged
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "checking leaky with password (redacted)") {
+		t.Fatalf("stderr line not logged, or not redacted:\n%s", out)
+	}
+	for _, pw := range []string{"hunter2", "second-pass"} {
+		if strings.Contains(out, pw) {
+			t.Errorf("password %q in the log:\n%s", pw, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

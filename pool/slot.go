@@ -61,12 +61,19 @@ func (s *slot) run() {
 		}
 		p.setSlotState(s, slotStarting, nil, !first)
 		p.stats.spawns.Add(1)
+		h := &helper{
+			slot:    s,
+			rbuf:    make([]byte, 4096),
+			retired: make(chan struct{}),
+		}
+		h.dec.Protocol = p.cfg.Protocol
 		proc, err := ptyproc.Start(ptyproc.Config{
 			Args:      p.cfg.Command,
 			Env:       p.cfg.Env,
 			Dir:       p.cfg.Dir,
 			Transport: p.cfg.Transport,
 			Logger:    p.log,
+			Redact:    h.redact,
 		})
 		if err != nil {
 			s.failures++
@@ -74,14 +81,7 @@ func (s *slot) run() {
 			log.Error("helper failed to start", "err", err, "failures", s.failures)
 			continue
 		}
-		h := &helper{
-			slot:    s,
-			proc:    proc,
-			started: time.Now(),
-			rbuf:    make([]byte, 4096),
-			retired: make(chan struct{}),
-		}
-		h.dec.Protocol = p.cfg.Protocol
+		h.proc, h.started = proc, time.Now()
 		log.Debug("helper ready", "pid", proc.Pid())
 		p.setSlotState(s, slotReady, h, false)
 		if p.cfg.Mode == NonBlocking {

@@ -73,6 +73,11 @@ type Config struct {
 	// for its last lines before the pipe is closed (a process that escaped
 	// the group may hold it open forever). Zero means 500ms.
 	StderrDrain time.Duration
+
+	// Redact, when set, rewrites each stderr line before it is logged. The
+	// host uses it to blank out the passwords it has sent: a helper that
+	// prints its input for debugging must not put them in the log.
+	Redact func(line []byte) []byte
 }
 
 func (c *Config) withDefaults() Config {

@@ -47,7 +47,11 @@ func (p *Process) copyStderr(r *os.File, c Config) {
 			}
 			if inWindow < c.StderrLinesPerSecond {
 				inWindow++
-				log.Warn("helper stderr", "line", string(trimEOL(line)))
+				line = trimEOL(line)
+				if c.Redact != nil {
+					line = c.Redact(line)
+				}
+				log.Warn("helper stderr", "line", string(line))
 			} else {
 				suppressed++
 			}
