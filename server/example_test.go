@@ -21,7 +21,7 @@ func Example() {
 		panic(err)
 	}
 	defer p.Close()
-	l, err := server.ListenUnix(sock, 0o660)
+	l, err := server.ListenUnix(sock, 0o660, -1)
 	if err != nil {
 		panic(err)
 	}

@@ -13,15 +13,16 @@ import (
 // on the path.
 var ErrSocketInUse = errors.New("socket in use")
 
-// ListenUnix listens on a Unix socket at path with permissions mode. A
-// socket file left by a process that died is replaced; one a live process
-// still answers on is not. The socket is never, even for an instant,
-// accessible beyond mode: it is created owner-only and then widened.
-// Closing the listener removes the file.
+// ListenUnix listens on a Unix socket at path with permissions mode and,
+// unless gid is -1, group gid. A socket file left by a process that died is
+// replaced; one a live process still answers on is not. The socket is
+// never, even for an instant, accessible beyond mode and group: it is
+// created owner-only, given its group, and then widened. Closing the
+// listener removes the file.
 //
 // ListenUnix changes the process umask for the instant of the bind, so call
 // it before starting anything that creates files or processes.
-func ListenUnix(path string, mode os.FileMode) (*net.UnixListener, error) {
+func ListenUnix(path string, mode os.FileMode, gid int) (*net.UnixListener, error) {
 	if mode.Perm()&0o002 != 0 {
 		return nil, fmt.Errorf("socket mode %#o is world-writable: anyone could ask for passwords to be checked", mode.Perm())
 	}
@@ -47,6 +48,12 @@ func ListenUnix(path string, mode os.FileMode) (*net.UnixListener, error) {
 	syscall.Umask(old)
 	if err != nil {
 		return nil, err
+	}
+	if gid != -1 {
+		if err := os.Lchown(path, -1, gid); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("chgrp %s: %w", path, err)
+		}
 	}
 	if err := os.Chmod(path, mode.Perm()); err != nil {
 		l.Close()

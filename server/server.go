@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -37,6 +35,12 @@ type Config struct {
 	// WriteTimeout bounds writing an answer to a client that does not read;
 	// zero means 10s.
 	WriteTimeout time.Duration
+	// AllowUIDs and AllowGIDs, when either is set, admit only Unix socket
+	// peers whose uid, or primary gid, is listed (checked with SO_PEERCRED
+	// on every connection); others are closed at once and logged. Empty
+	// means anyone who can open the socket, which its file mode decides.
+	AllowUIDs []uint32
+	AllowGIDs []uint32
 }
 
 // Server accepts connections and answers their requests. Create it with
@@ -76,9 +80,18 @@ func New(cfg Config) (*Server, error) {
 	}, nil
 }
 
-// Serve accepts connections on l until Shutdown or Close, which make it
-// return ErrServerClosed; l is closed when Serve returns.
-func (s *Server) Serve(l net.Listener) error {
+// Serve accepts connections on l, whose clients speak the generic line
+// protocol or the native protocol (docs/PROTOCOL.md), until Shutdown or
+// Close, which make it return ErrServerClosed; l is closed when Serve
+// returns.
+func (s *Server) Serve(l net.Listener) error { return s.serve(l, lineCodec{}) }
+
+// ServeEjabberd is Serve for clients that speak ejabberd's extauth framing
+// (a 2-byte length before each request, answers 00 02 00 0x), as ejabberd
+// itself does when its extauth_program is a socket bridge.
+func (s *Server) ServeEjabberd(l net.Listener) error { return s.serve(l, frameCodec{}) }
+
+func (s *Server) serve(l net.Listener, cd codec) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -111,7 +124,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
-		s.start(nc)
+		s.start(nc, cd)
 	}
 }
 
@@ -121,14 +134,13 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-func (s *Server) start(nc net.Conn) {
-	c := &conn{
-		s:       s,
-		nc:      nc,
-		id:      s.connID.Add(1),
-		pending: make(chan call, s.cfg.MaxPipeline),
+func (s *Server) start(nc net.Conn, cd codec) {
+	if err := s.admit(nc); err != nil {
+		s.log.Warn("connection refused", "err", err)
+		nc.Close()
+		return
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c := newConn(s, nc, cd)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -198,116 +210,4 @@ func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-}
-
-// conn is one client connection: readLoop parses requests and starts them,
-// writeLoop answers them in order.
-type conn struct {
-	s       *Server
-	nc      net.Conn
-	id      uint64
-	ctx     context.Context // ends when the connection is closed
-	cancel  context.CancelFunc
-	pending chan call // answers owed, in request order
-}
-
-// call is a request read and the place its answer will come.
-type call struct {
-	req framing.Request // zero when refused before parsing
-	res <-chan pool.Result
-}
-
-// stopReading makes readLoop end as if the client had stopped sending.
-func (c *conn) stopReading() {
-	c.nc.SetReadDeadline(time.Now())
-}
-
-// maxLine is the longest request line read: the longest payload plus CRLF.
-const maxLine = framing.MaxPayload + 2
-
-func (c *conn) readLoop() {
-	defer c.s.wg.Done()
-	defer close(c.pending)
-	log := c.s.log.With("conn", c.id)
-	br := bufio.NewReaderSize(c.nc, 4096)
-	for {
-		line, err := readLine(br)
-		if errors.Is(err, errLineTooLong) {
-			log.Info("request refused", "err", err)
-			c.pending <- call{res: answered(false)}
-			continue
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !c.s.isClosed() && !errors.Is(err, net.ErrClosed) {
-				log.Debug("read ended", "err", err)
-			}
-			return
-		}
-		c.pending <- c.submit(line, log)
-	}
-}
-
-// submit starts one request.
-func (c *conn) submit(line []byte, log *slog.Logger) call {
-	req, err := framing.ParseRequest(line)
-	if err != nil {
-		log.Info("request refused", "err", err)
-		return call{res: answered(false)}
-	}
-	res, err := c.s.cfg.Pool.Submit(c.ctx, req)
-	if err != nil {
-		res = failed(err)
-	}
-	return call{req: req, res: res}
-}
-
-func failed(err error) <-chan pool.Result {
-	ch := make(chan pool.Result, 1)
-	ch <- pool.Result{Err: err}
-	return ch
-}
-
-func answered(yes bool) <-chan pool.Result {
-	ch := make(chan pool.Result, 1)
-	ch <- pool.Result{OK: yes}
-	return ch
-}
-
-func (c *conn) writeLoop() {
-	defer c.s.wg.Done()
-	defer c.s.remove(c)
-	defer c.nc.Close()
-	defer c.cancel()
-	log := c.s.log.With("conn", c.id)
-	bw := bufio.NewWriter(c.nc)
-	broken := false
-	for cl := range c.pending {
-		r := <-cl.res
-		switch {
-		case errors.Is(r.Err, framing.ErrBadRequest):
-			log.Info("request refused", "request", cl.req, "err", r.Err)
-		case r.Err != nil:
-			log.Warn("request failed", "request", cl.req, "err", r.Err)
-		default:
-			log.Debug("request answered", "request", cl.req, "answer", r.OK)
-		}
-		if broken {
-			continue // keep draining so readLoop never blocks
-		}
-		if r.OK {
-			bw.WriteString("1\n")
-		} else {
-			bw.WriteString("0\n")
-		}
-		// Flush only when no further answer is ready: a pipelining client
-		// gets its answers in few writes.
-		if len(c.pending) == 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-			if err := bw.Flush(); err != nil {
-				log.Debug("write failed", "err", err)
-				broken = true
-				c.stopReading()
-			}
-		}
-	}
 }

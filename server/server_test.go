@@ -43,13 +43,27 @@ func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan pool
 		if f.maxWait > 0 {
 			time.Sleep(rand.N(f.maxWait))
 		}
-		if req.User == "fail" {
-			ch <- pool.Result{Err: pool.ErrTimeout}
+		if req.User == "slow" {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err, ok := failures[req.User]; ok {
+			ch <- pool.Result{Err: err}
 			return
 		}
 		ch <- pool.Result{OK: req.Password == reverse(req.User)}
 	})
 	return ch, nil
+}
+
+// failures are the results of requests for these users.
+var failures = map[string]error{
+	"fail":        pool.ErrTimeout,
+	"timeout":     fmt.Errorf("helper 3: %w", pool.ErrTimeout),
+	"unavailable": pool.ErrUnavailable,
+	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
+	"exited":      pool.ErrHelperExited,
+	"closed":      pool.ErrClosed,
+	"weird":       errors.New("something else"),
 }
 
 func reverse(s string) string {
@@ -63,17 +77,23 @@ func reverse(s string) string {
 // serve starts a Server for f on a fresh socket and stops it at cleanup.
 func serve(t *testing.T, f *fakePool) (*Server, string) {
 	t.Helper()
+	return serveWith(t, Config{Pool: f}, (*Server).Serve)
+}
+
+func serveWith(t *testing.T, cfg Config, how func(*Server, net.Listener) error) (*Server, string) {
+	t.Helper()
+	f := cfg.Pool.(*fakePool)
 	path := filepath.Join(t.TempDir(), "s.sock")
-	l, err := ListenUnix(path, 0o660)
+	l, err := ListenUnix(path, 0o660, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Pool: f})
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(l) }()
+	go func() { done <- how(s, l) }()
 	t.Cleanup(func() {
 		s.Close()
 		if err := <-done; !errors.Is(err, ErrServerClosed) {
@@ -213,7 +233,7 @@ func TestShutdownAnswersWhatWasRead(t *testing.T) {
 func TestListenUnix(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.sock")
-	l, err := ListenUnix(path, 0o660)
+	l, err := ListenUnix(path, 0o660, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,24 +250,24 @@ func TestListenUnix(t *testing.T) {
 			c.Close()
 		}
 	}()
-	if _, err := ListenUnix(path, 0o660); !errors.Is(err, ErrSocketInUse) {
+	if _, err := ListenUnix(path, 0o660, -1); !errors.Is(err, ErrSocketInUse) {
 		t.Fatalf("second ListenUnix = %v, want ErrSocketInUse", err)
 	}
 	// A stale one (its listener gone without removing the file) is
 	// replaced.
 	l.SetUnlinkOnClose(false)
 	l.Close()
-	l2, err := ListenUnix(path, 0o600)
+	l2, err := ListenUnix(path, 0o600, -1)
 	if err != nil {
 		t.Fatalf("stale socket not replaced: %v", err)
 	}
 	l2.Close()
-	if _, err := ListenUnix(path, 0o666); err == nil {
+	if _, err := ListenUnix(path, 0o666, -1); err == nil {
 		t.Fatal("world-writable mode accepted")
 	}
 	plain := filepath.Join(dir, "file")
 	os.WriteFile(plain, nil, 0o600)
-	if _, err := ListenUnix(plain, 0o600); err == nil {
+	if _, err := ListenUnix(plain, 0o600, -1); err == nil {
 		t.Fatal("a regular file was replaced by a socket")
 	}
 }

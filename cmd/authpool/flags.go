@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,9 @@ type serveFlags struct {
 	dir       string
 	socket    string
 	sockMode  octalFlag
+	sockGroup string
+	allowUIDs idList
+	allowGIDs idList
 	logLevel  string
 	logFormat string
 	shutdown  time.Duration
@@ -41,6 +45,20 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.command, "command", "", "helper command line, split like a shell would (quotes honoured, nothing expanded, no shell run); or give it after --")
 	fs.StringVar(&f.protocol, "protocol", "generic", "helper protocol: generic (Prosody) or ejabberd (length-prefixed)")
 	fs.StringVar(&f.mode, "mode", "blocking", "blocking (callers wait for a free helper) or nonblocking (bounded queue, fails fast when full)")
+	f.allowUIDs.lookup = func(n string) (string, error) {
+		u, err := user.Lookup(n)
+		if err != nil {
+			return "", err
+		}
+		return u.Uid, nil
+	}
+	f.allowGIDs.lookup = func(n string) (string, error) {
+		g, err := user.LookupGroup(n)
+		if err != nil {
+			return "", err
+		}
+		return g.Gid, nil
+	}
 	fs.IntVar(&f.processes, "processes", 1, "number of helper processes")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "longest wait for one helper answer; a helper that misses it is replaced")
 	fs.StringVar(&f.transport, "transport", "pty", "pty (works with helpers that never flush) or pipe (faster; the helper must flush)")
@@ -50,6 +68,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.socket, "socket", defaultSocket(), "Unix socket to serve on")
 	f.sockMode = 0o660
 	fs.Var(&f.sockMode, "socket-mode", "socket file permissions, octal; world-writable modes are refused")
+	fs.StringVar(&f.sockGroup, "socket-group", "", "group (name or gid) to own the socket, so its members can connect with --socket-mode 0660")
+	fs.Var(&f.allowUIDs, "allow-uid", "admit only connections from these users (names or uids, comma-separated or repeated), checked with SO_PEERCRED")
+	fs.Var(&f.allowGIDs, "allow-gid", "admit connections from processes with these primary groups (names or gids)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
@@ -120,6 +141,48 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// idList is a repeatable, comma-separated list of user or group names or
+// numeric ids; lookup resolves names.
+type idList struct {
+	ids    []uint32
+	lookup func(string) (string, error) // name to numeric id
+}
+
+func (l *idList) String() string { return fmt.Sprint(l.ids) }
+
+func (l *idList) Set(v string) error {
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		id, err := strconv.ParseUint(name, 10, 32)
+		if err != nil && l.lookup != nil {
+			var s string
+			if s, err = l.lookup(name); err == nil {
+				id, err = strconv.ParseUint(s, 10, 32)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%q: no such user or group", name)
+		}
+		l.ids = append(l.ids, uint32(id))
+	}
+	return nil
+}
+
+// lookupGID returns the numeric gid of a group name or number.
+func lookupGID(name string) (int, error) {
+	if n, err := strconv.Atoi(name); err == nil {
+		return n, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(g.Gid)
 }
 
 // multiFlag collects a repeatable flag.

@@ -46,7 +46,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	// The socket first: ListenUnix sets the umask for an instant, and no
 	// helper may be forked meanwhile. A live daemon on the path stops us
 	// here, before any helper starts.
-	l, err := server.ListenUnix(f.socket, os.FileMode(f.sockMode))
+	gid := -1
+	if f.sockGroup != "" {
+		if gid, err = lookupGID(f.sockGroup); err != nil {
+			return fail(fmt.Errorf("--socket-group %q: %w", f.sockGroup, err))
+		}
+	}
+	l, err := server.ListenUnix(f.socket, os.FileMode(f.sockMode), gid)
 	if err != nil {
 		return fail(err)
 	}
@@ -55,7 +61,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		l.Close()
 		return fail(err)
 	}
-	srv, err := server.New(server.Config{Pool: p, Logger: log})
+	srv, err := server.New(server.Config{Pool: p, Logger: log, AllowUIDs: f.allowUIDs.ids, AllowGIDs: f.allowGIDs.ids})
 	if err != nil {
 		l.Close()
 		p.Close()
