@@ -1,0 +1,297 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/pool"
+)
+
+// Errors. The ones shared with package pool are the same values.
+var (
+	ErrBadRequest  = pool.ErrBadRequest
+	ErrTimeout     = pool.ErrTimeout
+	ErrUnavailable = pool.ErrUnavailable
+	ErrOverloaded  = pool.ErrOverloaded
+	ErrProtocol    = pool.ErrProtocol     // a helper answered junk
+	ErrExited      = pool.ErrHelperExited // a helper died before answering
+	// ErrDaemonClosing: the daemon is shutting down.
+	ErrDaemonClosing = errors.New("daemon shutting down")
+	// ErrConnection: the daemon could not be reached, or the connection
+	// broke and the request could not safely be sent again.
+	ErrConnection = errors.New("cannot reach the authpool daemon")
+	// ErrClosed: the Client was closed.
+	ErrClosed = errors.New("client closed")
+)
+
+var kindErrors = map[framing.ErrorKind]error{
+	framing.KindBadRequest:  ErrBadRequest,
+	framing.KindTimeout:     ErrTimeout,
+	framing.KindUnavailable: ErrUnavailable,
+	framing.KindOverloaded:  ErrOverloaded,
+	framing.KindProtocol:    ErrProtocol,
+	framing.KindExited:      ErrExited,
+	framing.KindClosed:      ErrDaemonClosing,
+}
+
+// Config configures a Client. Socket is required.
+type Config struct {
+	// Socket is the daemon's Unix socket path.
+	Socket string
+	// DialTimeout bounds making a connection; zero means 2s.
+	DialTimeout time.Duration
+	// Timeout bounds a request whose context has no deadline; zero means
+	// 30s.
+	Timeout time.Duration
+}
+
+// Client sends requests to the daemon over one connection. It is safe for
+// concurrent use.
+type Client struct {
+	cfg    Config
+	nextID atomic.Uint64
+
+	mu     sync.Mutex
+	sess   *session
+	closed bool
+}
+
+// New returns a Client for cfg; it connects on first use.
+func New(cfg Config) (*Client, error) {
+	if cfg.Socket == "" {
+		return nil, errors.New("client: Config.Socket is empty")
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 2 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	return &Client{cfg: cfg}, nil
+}
+
+// Dial returns a Client connected to the daemon at socket.
+func Dial(ctx context.Context, socket string) (*Client, error) {
+	c, err := New(Config{Socket: socket})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.session(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Auth asks whether password is user@server's password.
+func (c *Client) Auth(ctx context.Context, user, server, password string) (bool, error) {
+	return c.Do(ctx, framing.Request{Op: framing.OpAuth, User: user, Server: server, Password: password})
+}
+
+// IsUser asks whether user@server exists.
+func (c *Client) IsUser(ctx context.Context, user, server string) (bool, error) {
+	return c.Do(ctx, framing.Request{Op: framing.OpIsUser, User: user, Server: server})
+}
+
+// SetPass asks for user@server's password to be changed.
+func (c *Client) SetPass(ctx context.Context, user, server, password string) (bool, error) {
+	return c.Do(ctx, framing.Request{Op: framing.OpSetPass, User: user, Server: server, Password: password})
+}
+
+// Do sends req and waits for its answer, at most until ctx ends (or
+// Config.Timeout when ctx has no deadline).
+func (c *Client) Do(ctx context.Context, req framing.Request) (bool, error) {
+	if err := req.Validate(); err != nil {
+		return false, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
+	for attempt := 0; ; attempt++ {
+		s, err := c.session(ctx)
+		if err != nil {
+			return false, err
+		}
+		yes, sent, err := s.do(ctx, c.nextID.Add(1), req)
+		if !errors.Is(err, errBroken) {
+			return yes, err
+		}
+		c.drop(s)
+		<-s.done // its reader is gone before the next connection
+		if attempt > 0 || (sent && !req.Op.Idempotent()) || ctx.Err() != nil {
+			return false, fmt.Errorf("%w: %w", ErrConnection, err)
+		}
+	}
+}
+
+// session returns the live connection, making one if needed.
+func (c *Client) session(ctx context.Context) (*session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.sess != nil && !c.sess.isDead() {
+		return c.sess, nil
+	}
+	d := net.Dialer{Timeout: c.cfg.DialTimeout}
+	nc, err := d.DialContext(ctx, "unix", c.cfg.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConnection, err)
+	}
+	c.sess = newSession(nc)
+	return c.sess, nil
+}
+
+// drop forgets s if it is still the current session.
+func (c *Client) drop(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == s {
+		c.sess = nil
+	}
+}
+
+// Close closes the connection; requests in flight fail with ErrClosed.
+// It returns once the connection's reader has stopped.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	s := c.sess
+	c.sess = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.close(ErrClosed)
+		<-s.done
+	}
+	return nil
+}
+
+// errBroken marks a request lost with its connection.
+var errBroken = errors.New("connection broken")
+
+// session is one connection and its reader goroutine.
+type session struct {
+	nc  net.Conn
+	wmu sync.Mutex // serializes writes
+
+	mu      sync.Mutex
+	pending map[string]chan framing.NativeAnswer
+	dead    error // why the session ended; nil while alive
+	done    chan struct{}
+}
+
+func newSession(nc net.Conn) *session {
+	s := &session{nc: nc, pending: make(map[string]chan framing.NativeAnswer), done: make(chan struct{})}
+	go s.readLoop()
+	return s
+}
+
+func (s *session) isDead() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dead != nil
+}
+
+// do sends one request and waits for its answer. sent reports whether the
+// request may have reached the daemon.
+func (s *session) do(ctx context.Context, id uint64, req framing.Request) (yes, sent bool, err error) {
+	line, err := framing.AppendNativeRequest(nil, id, req)
+	if err != nil {
+		return false, false, err
+	}
+	key := fmt.Sprint(id)
+	ch := make(chan framing.NativeAnswer, 1)
+	s.mu.Lock()
+	if s.dead != nil {
+		s.mu.Unlock()
+		return false, false, errBroken
+	}
+	s.pending[key] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, key)
+		s.mu.Unlock()
+	}()
+
+	s.wmu.Lock()
+	deadline, _ := ctx.Deadline()
+	s.nc.SetWriteDeadline(deadline)
+	n, werr := s.nc.Write(line)
+	s.wmu.Unlock()
+	if werr != nil {
+		// A partial write leaves the stream unusable.
+		s.close(werr)
+		return false, n > 0, errBroken
+	}
+	select {
+	case a, ok := <-ch:
+		if !ok {
+			return false, true, errBroken
+		}
+		if a.Kind == "" {
+			return a.Yes, true, nil
+		}
+		base, known := kindErrors[a.Kind]
+		if !known {
+			base = fmt.Errorf("daemon error %q", a.Kind)
+		}
+		if a.Message != "" {
+			return false, true, fmt.Errorf("%w (daemon: %s)", base, a.Message)
+		}
+		return false, true, base
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return false, true, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		}
+		return false, true, ctx.Err()
+	}
+}
+
+func (s *session) readLoop() {
+	defer close(s.done)
+	br := bufio.NewReader(s.nc)
+	for {
+		line, err := framing.ReadLine(br)
+		if err != nil {
+			s.close(err)
+			return
+		}
+		a, err := framing.ParseNativeAnswer(line)
+		if err != nil {
+			s.close(err) // not a daemon we understand
+			return
+		}
+		s.mu.Lock()
+		ch := s.pending[a.ID]
+		delete(s.pending, a.ID)
+		s.mu.Unlock()
+		if ch != nil {
+			ch <- a
+		}
+	}
+}
+
+// close ends the session for why, failing every request waiting on it.
+// It does not wait for the reader, which may be the caller.
+func (s *session) close(why error) {
+	s.mu.Lock()
+	if s.dead == nil {
+		s.dead = why
+		for id, ch := range s.pending {
+			close(ch)
+			delete(s.pending, id)
+		}
+	}
+	s.mu.Unlock()
+	s.nc.Close()
+}

@@ -1,0 +1,189 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/server"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakePool answers auth true when the password is "pw-" + user, and fails
+// requests for the users in failures.
+type fakePool struct{ wg sync.WaitGroup }
+
+var failures = map[string]error{
+	"timeout":     pool.ErrTimeout,
+	"unavailable": pool.ErrUnavailable,
+	"overloaded":  pool.ErrOverloaded,
+	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
+	"exited":      pool.ErrHelperExited,
+	"closed":      pool.ErrClosed,
+}
+
+func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
+	ch := make(chan pool.Result, 1)
+	f.wg.Go(func() {
+		switch {
+		case req.User == "slow":
+			time.Sleep(100 * time.Millisecond)
+		case failures[req.User] != nil:
+			ch <- pool.Result{Err: failures[req.User]}
+			return
+		}
+		ch <- pool.Result{OK: req.Op == framing.OpIsUser || req.Password == "pw-"+req.User}
+	})
+	return ch, nil
+}
+
+// daemon is a server on a socket path that a test can stop and restart.
+type daemon struct {
+	t    *testing.T
+	path string
+	f    *fakePool
+	srv  *server.Server
+	done chan error
+}
+
+func startDaemon(t *testing.T, path string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, path: path, f: &fakePool{}, done: make(chan error, 1)}
+	l, err := server.ListenUnix(path, 0o600, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.srv, _ = server.New(server.Config{Pool: d.f})
+	go func() { d.done <- d.srv.Serve(l) }()
+	t.Cleanup(d.stop)
+	return d
+}
+
+func (d *daemon) stop() {
+	if d.srv == nil {
+		return
+	}
+	d.srv.Close()
+	<-d.done
+	d.f.wg.Wait()
+	d.srv = nil
+}
+
+func newClient(t *testing.T, path string) *Client {
+	t.Helper()
+	c, err := New(Config{Socket: path, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestConcurrentOverOneConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.sock")
+	startDaemon(t, path)
+	c := newClient(t, path)
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for i := range 400 {
+		wg.Go(func() {
+			user := fmt.Sprint("u", i)
+			if i%10 == 0 {
+				user = "slow"
+			}
+			pw, want := "pw-"+user, true
+			if i%3 == 0 {
+				pw, want = "wrong", false
+			}
+			got, err := c.Auth(context.Background(), user, "example.com", pw)
+			if err != nil || got != want {
+				errs <- fmt.Errorf("%s: %v, %v; want %v", user, got, err, want)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		t.Fatal("no session")
+	}
+}
+
+func TestErrorsAreTyped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.sock")
+	startDaemon(t, path)
+	c := newClient(t, path)
+	ctx := context.Background()
+	for user, want := range map[string]error{
+		"timeout":     ErrTimeout,
+		"unavailable": ErrUnavailable,
+		"overloaded":  ErrOverloaded,
+		"protocol":    ErrProtocol,
+		"exited":      ErrExited,
+		"closed":      ErrDaemonClosing,
+	} {
+		if _, err := c.Auth(ctx, user, "example.com", "x"); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", user, err, want)
+		}
+	}
+	// Refused by the client before sending.
+	if _, err := c.Auth(ctx, "a:b", "example.com", "x"); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("bad request: %v", err)
+	}
+	// A context deadline is a timeout too.
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if _, err := c.Auth(short, "slow", "example.com", "pw-slow"); !errors.Is(err, ErrTimeout) {
+		t.Errorf("short deadline: %v", err)
+	}
+	if ok, err := c.IsUser(ctx, "bob", "example.com"); !ok || err != nil {
+		t.Errorf("after errors: %v, %v", ok, err)
+	}
+}
+
+func TestReconnectsAfterDaemonRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.sock")
+	d := startDaemon(t, path)
+	c := newClient(t, path)
+	ctx := context.Background()
+	if ok, err := c.Auth(ctx, "a", "b", "pw-a"); !ok || err != nil {
+		t.Fatalf("first: %v, %v", ok, err)
+	}
+	d.stop()
+	if _, err := c.Auth(ctx, "a", "b", "pw-a"); !errors.Is(err, ErrConnection) {
+		t.Fatalf("daemon down: %v, want ErrConnection", err)
+	}
+	startDaemon(t, path)
+	if ok, err := c.Auth(ctx, "a", "b", "pw-a"); !ok || err != nil {
+		t.Fatalf("after restart: %v, %v", ok, err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.sock")
+	startDaemon(t, path)
+	c := newClient(t, path)
+	if _, err := c.IsUser(context.Background(), "a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := c.IsUser(context.Background(), "a", "b"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+	if _, err := Dial(context.Background(), filepath.Join(t.TempDir(), "none")); !errors.Is(err, ErrConnection) {
+		t.Fatalf("Dial to nothing: %v", err)
+	}
+}
