@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -266,15 +265,9 @@ func TestSIGTERMLeavesNothingBehind(t *testing.T) {
 	c.want("auth:alice:example.com:wonderland", "1")
 	within(t, "both helpers and grandchildren", func() bool { return len(pids(t, pidfile)) >= 4 })
 	all := pids(t, pidfile)
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("daemon exit: %v\n%s", err, d.logs.String())
-		}
-		d.done <- nil // for the cleanup
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon did not exit on SIGTERM")
+	d.stop()
+	if d.exitErr != nil {
+		t.Fatalf("daemon exit: %v\n%s", d.exitErr, d.logs.String())
 	}
 	for _, pid := range all {
 		within(t, fmt.Sprintf("process %d to be gone", pid), func() bool { return !alive(pid) })

@@ -3,6 +3,7 @@
 //
 //	authpool serve [flags] [-- COMMAND ARGS...]
 //	authpool check [flags] auth|isuser|setpass USER SERVER
+//	authpool connect [flags]
 package main
 
 import (
@@ -19,6 +20,7 @@ func main() {
 const usage = `usage:
   authpool serve [flags] [-- COMMAND ARGS...]   run helpers and serve them on a socket
   authpool check [flags] OP USER SERVER         ask a running daemon (password on stdin)
+  authpool connect [flags]                      bridge a helper protocol on stdio to the daemon
 
 Run "authpool serve -h" or "authpool check -h" for the flags.
 `
@@ -34,6 +36,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serve(ctx, args[1:], stderr)
 	case "check":
 		return check(ctx, args[1:], stdin, stdout, stderr)
+	case "connect":
+		return connect(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -47,6 +47,9 @@ type daemon struct {
 	socket string
 	logs   *syncBuffer
 	done   chan error
+
+	stopOnce sync.Once
+	exitErr  error
 }
 
 type syncBuffer struct {
@@ -77,8 +80,13 @@ var allLogs struct {
 // waits until it accepts connections. The daemon is stopped at cleanup.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{t: t, socket: filepath.Join(dir, "authpool.sock"), logs: &syncBuffer{}, done: make(chan error, 1)}
+	return startDaemonOn(t, filepath.Join(t.TempDir(), "authpool.sock"), args...)
+}
+
+// startDaemonOn is startDaemon on a given socket path.
+func startDaemonOn(t *testing.T, socket string, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, socket: socket, logs: &syncBuffer{}, done: make(chan error, 1)}
 	allLogs.Lock()
 	allLogs.bufs = append(allLogs.bufs, d.logs)
 	allLogs.Unlock()
@@ -91,14 +99,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	}
 	go func() { d.done <- d.cmd.Wait() }()
 	t.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(30 * time.Second):
-			d.cmd.Process.Kill()
-			<-d.done
-			t.Errorf("daemon did not stop on SIGTERM")
-		}
+		d.stop()
 		if t.Failed() {
 			t.Logf("daemon output:\n%s", d.logs.String())
 		}
@@ -122,25 +123,40 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	}
 }
 
-// client is one connection to a daemon, with every wait bounded.
-type client struct {
+// stop sends SIGTERM and waits, bounded, for the daemon to exit. It is safe
+// to call more than once.
+func (d *daemon) stop() {
+	d.stopOnce.Do(func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case d.exitErr = <-d.done:
+		case <-time.After(30 * time.Second):
+			d.cmd.Process.Kill()
+			<-d.done
+			d.t.Errorf("daemon did not stop on SIGTERM")
+		}
+	})
+}
+
+// sockClient is one connection to a daemon, with every wait bounded.
+type sockClient struct {
 	t *testing.T
 	c net.Conn
 	r *bufio.Reader
 }
 
-func (d *daemon) dial() *client {
+func (d *daemon) dial() *sockClient {
 	d.t.Helper()
 	c, err := net.Dial("unix", d.socket)
 	if err != nil {
 		d.t.Fatal(err)
 	}
 	d.t.Cleanup(func() { c.Close() })
-	return &client{t: d.t, c: c, r: bufio.NewReader(c)}
+	return &sockClient{t: d.t, c: c, r: bufio.NewReader(c)}
 }
 
 // ask sends lines in one write and returns the answers, in order.
-func (c *client) ask(lines ...string) []string {
+func (c *sockClient) ask(lines ...string) []string {
 	c.t.Helper()
 	c.c.SetDeadline(time.Now().Add(30 * time.Second))
 	var buf bytes.Buffer
@@ -162,7 +178,7 @@ func (c *client) ask(lines ...string) []string {
 }
 
 // want checks that one request line gets the answer want.
-func (c *client) want(line, want string) {
+func (c *sockClient) want(line, want string) {
 	c.t.Helper()
 	if got := c.ask(line)[0]; got != want {
 		c.t.Errorf("%.60q: got %s, want %s", line, got, want)

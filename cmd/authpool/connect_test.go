@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpool/authpool/framing"
+)
+
+// bridge is an "authpool connect" process, fed and read as an XMPP server
+// would.
+type bridge struct {
+	t    *testing.T
+	in   io.WriteCloser
+	out  *bufio.Reader
+	errs *syncBuffer
+	done chan error
+}
+
+func startBridge(t *testing.T, args ...string) *bridge {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"connect"}, args...)...)
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	b := &bridge{t: t, errs: &syncBuffer{}, done: make(chan error, 1)}
+	allLogs.Lock()
+	allLogs.bufs = append(allLogs.bufs, b.errs)
+	allLogs.Unlock()
+	cmd.Stderr = b.errs
+	var err error
+	if b.in, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.out = bufio.NewReader(out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { b.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		b.in.Close()
+		select {
+		case <-b.done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Error("connect did not exit on end of input")
+		}
+		if t.Failed() {
+			t.Logf("connect stderr:\n%s", b.errs.String())
+		}
+	})
+	return b
+}
+
+// read reads n bytes of answers, bounded.
+func (b *bridge) read(n int) string {
+	b.t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, n)
+		k, _ := io.ReadFull(b.out, buf)
+		got <- string(buf[:k])
+	}()
+	select {
+	case s := <-got:
+		return s
+	case <-time.After(20 * time.Second):
+		b.t.Fatal("no answer from connect")
+		return ""
+	}
+}
+
+func frame(payload string) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(len(payload))), payload...)
+}
+
+func TestConnectEjabberd(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "authpool.sock")
+	d := startDaemonOn(t, socket, "--processes", "2", "--", scripts(t, "sample.py"))
+	b := startBridge(t, "--socket", socket, "--protocol", "ejabberd", "--timeout", "2s")
+	yes, no := string(framing.Ejabberd.AppendAnswer(nil, true)), string(framing.Ejabberd.AppendAnswer(nil, false))
+
+	// A batch in one write, and a request split across writes.
+	var batch []byte
+	for _, p := range []string{"auth:alice:example.com:wonderland", "auth:alice:example.com:" + secretMark, "isuser:bob:example.com", "auth:carol:example.com:a:b:c", "auth:dave:example.com:pässwörd€"} {
+		batch = append(batch, frame(p)...)
+	}
+	b.in.Write(batch)
+	if got, want := b.read(20), yes+no+yes+yes+yes; got != want {
+		t.Fatalf("batch answers % x, want % x", got, want)
+	}
+	f := frame("auth:bob:example.com:builder")
+	for _, part := range [][]byte{f[:1], f[1:7], f[7:]} {
+		b.in.Write(part)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := b.read(4); got != yes {
+		t.Fatalf("split request: % x", got)
+	}
+	// Malformed requests are answered no, and the bridge goes on.
+	b.in.Write(append(frame("auth:al:ice:example.com:x"), frame("hello")...))
+	if got := b.read(8); got != no+no {
+		t.Fatalf("malformed: % x", got)
+	}
+
+	// The daemon restarts: the same bridge reconnects.
+	d.stop()
+	startDaemonOn(t, socket, "--", scripts(t, "sample.py"))
+	b.in.Write(frame("auth:alice:example.com:wonderland"))
+	if got := b.read(4); got != yes {
+		t.Fatalf("after daemon restart: % x", got)
+	}
+}
+
+func TestConnectDaemonGone(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "authpool.sock")
+	b := startBridge(t, "--socket", socket, "--timeout", "300ms")
+	// No daemon: each answer is no, after at most the timeout.
+	b.in.Write([]byte("auth:alice:example.com:wonderland\nisuser:bob:example.com\n"))
+	if got := b.read(4); got != "0\n0\n" {
+		t.Fatalf("answers %q", got)
+	}
+	// It comes up: answers resume on the same bridge.
+	startDaemonOn(t, socket, "--", scripts(t, "sample.py"))
+	b.in.Write([]byte("auth:alice:example.com:wonderland\n"))
+	if got := b.read(2); got != "1\n" {
+		t.Fatalf("answer %q after the daemon came up", got)
+	}
+	if !strings.Contains(b.errs.String(), "unreachable") {
+		t.Errorf("unreachable daemon not logged: %s", b.errs.String())
+	}
+}
+
+func TestConnectExitsOnEOF(t *testing.T) {
+	b := startBridge(t, "--socket", filepath.Join(t.TempDir(), "none"))
+	b.in.Close()
+	select {
+	case err := <-b.done:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+		b.done <- nil
+	case <-time.After(20 * time.Second):
+		t.Fatal("connect did not exit on end of input")
+	}
+}
