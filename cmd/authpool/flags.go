@@ -22,23 +22,27 @@ import (
 // serveFlags are authpool serve's settings. Names follow Prosody's
 // external_auth_* options where there is one (see README.md).
 type serveFlags struct {
-	command   string
-	protocol  string
-	mode      string
-	processes int
-	timeout   time.Duration
-	transport string
-	queue     int
-	env       multiFlag
-	dir       string
-	socket    string
-	sockMode  octalFlag
-	sockGroup string
-	allowUIDs idList
-	allowGIDs idList
-	logLevel  string
-	logFormat string
-	shutdown  time.Duration
+	command        string
+	protocol       string
+	mode           string
+	processes      int
+	timeout        time.Duration
+	transport      string
+	queue          int
+	env            multiFlag
+	dir            string
+	socket         string
+	sockMode       octalFlag
+	sockGroup      string
+	allowUIDs      idList
+	allowGIDs      idList
+	ejabberdSocket string
+	http           string
+	httpCreds      string
+	httpCredsFile  string
+	logLevel       string
+	logFormat      string
+	shutdown       time.Duration
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -71,6 +75,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sockGroup, "socket-group", "", "group (name or gid) to own the socket, so its members can connect with --socket-mode 0660")
 	fs.Var(&f.allowUIDs, "allow-uid", "admit only connections from these users (names or uids, comma-separated or repeated), checked with SO_PEERCRED")
 	fs.Var(&f.allowGIDs, "allow-gid", "admit connections from processes with these primary groups (names or gids)")
+	fs.StringVar(&f.ejabberdSocket, "ejabberd-socket", "", "also serve ejabberd's length-prefixed protocol on this Unix socket")
+	fs.StringVar(&f.http, "http", "", "also serve an HTTP API compatible with Prosody's mod_auth_http on HOST:PORT (loopback only) or unix:/PATH")
+	fs.StringVar(&f.httpCreds, "http-credentials", "", "require HTTP Basic auth with USER:PASSWORD (Prosody's http_auth_credentials); visible in ps, prefer --http-credentials-file")
+	fs.StringVar(&f.httpCredsFile, "http-credentials-file", "", "read USER:PASSWORD for HTTP Basic auth from this file")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
@@ -141,6 +149,29 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// httpCredentials returns the HTTP Basic credentials the flags give, if
+// any.
+func (f *serveFlags) httpCredentials() (string, error) {
+	creds := f.httpCreds
+	if f.httpCredsFile != "" {
+		if creds != "" {
+			return "", errors.New("give --http-credentials or --http-credentials-file, not both")
+		}
+		b, err := os.ReadFile(f.httpCredsFile)
+		if err != nil {
+			return "", fmt.Errorf("--http-credentials-file: %w", err)
+		}
+		creds = strings.TrimRight(string(b), "\r\n")
+	}
+	if creds != "" && f.http == "" {
+		return "", errors.New("HTTP credentials given without --http")
+	}
+	if creds != "" && !strings.Contains(creds, ":") {
+		return "", errors.New("HTTP credentials must be USER:PASSWORD")
+	}
+	return creds, nil
 }
 
 // idList is a repeatable, comma-separated list of user or group names or

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// unixHTTP is an HTTP client that dials a Unix socket.
+func unixHTTP(path string) *http.Client {
+	return &http.Client{
+		Timeout: 20 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}},
+	}
+}
+
+// TestHTTPAPI drives every mod_auth_http method against a running daemon,
+// as Prosody's mod_auth_http sends them.
+func TestHTTPAPI(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "http.sock")
+	credFile := filepath.Join(dir, "creds")
+	os.WriteFile(credFile, []byte("prosody:"+secretMark+"-http\n"), 0o600)
+	startDaemon(t, "--protocol", "ejabberd", "--http", "unix:"+sock, "--http-credentials-file", credFile,
+		"--", scripts(t, "ejabberd.py"))
+	hc := unixHTTP(sock)
+	do := func(verb, method string, params url.Values, auth bool) (int, string) {
+		t.Helper()
+		var req *http.Request
+		if verb == http.MethodGet {
+			req, _ = http.NewRequest(verb, "http://authpool/api/"+method+"?"+params.Encode(), nil)
+		} else {
+			req, _ = http.NewRequest(verb, "http://authpool/api/"+method, strings.NewReader(params.Encode()))
+			req.Header.Set("Content-Type", "application/x/www-form-urlencoded")
+		}
+		if auth {
+			req.SetBasicAuth("prosody", secretMark+"-http")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	q := func(kv ...string) url.Values {
+		v := url.Values{}
+		for i := 0; i < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	tests := []struct {
+		verb, method string
+		params       url.Values
+		auth         bool
+		status       int
+		body         string
+	}{
+		{"GET", "check_password", q("user", "alice", "server", "example.com", "pass", "wonderland"), false, 401, ""},
+		{"GET", "check_password", q("user", "alice", "server", "example.com", "pass", "wonderland"), true, 200, "true"},
+		{"GET", "check_password", q("user", "alice", "server", "example.com", "pass", secretMark), true, 200, "false"},
+		{"GET", "check_password", q("user", "carol", "server", "example.com", "pass", "a:b:c"), true, 200, "true"},
+		{"GET", "check_password", q("user", "dave", "server", "example.com", "pass", "pässwörd€"), true, 200, "true"},
+		{"GET", "user_exists", q("user", "bob", "server", "example.com"), true, 200, "true"},
+		{"GET", "user_exists", q("user", "erin", "server", "example.com"), true, 200, "false"},
+		{"POST", "register", q("user", "erin", "server", "example.com", "pass", secretMark+"-erin"), true, 201, ""},
+		{"POST", "register", q("user", "erin", "server", "example.com", "pass", "x"), true, 409, "false"},
+		{"GET", "check_password", q("user", "erin", "server", "example.com", "pass", secretMark+"-erin"), true, 200, "true"},
+		{"POST", "set_password", q("user", "erin", "server", "example.com", "pass", secretMark+"-new"), true, 204, ""},
+		{"GET", "check_password", q("user", "erin", "server", "example.com", "pass", secretMark+"-new"), true, 200, "true"},
+		{"POST", "set_password", q("user", "nobody", "server", "example.com", "pass", "x"), true, 403, "false"},
+		{"POST", "remove_user", q("user", "erin", "server", "example.com"), true, 204, ""},
+		{"POST", "remove_user", q("user", "erin", "server", "example.com"), true, 404, "false"},
+		{"GET", "user_exists", q("user", "erin", "server", "example.com"), true, 200, "false"},
+		{"GET", "check_password", q("user", "al:ice", "server", "example.com", "pass", "x"), true, 400, ""},
+		{"GET", "set_password", q("user", "bob", "server", "example.com", "pass", "x"), true, 405, ""},
+		{"GET", "list_users", nil, true, 404, ""},
+	}
+	for _, tt := range tests {
+		status, body := do(tt.verb, tt.method, tt.params, tt.auth)
+		if status != tt.status || (tt.body != "" && body != tt.body) {
+			t.Errorf("%s %s %v: %d %q, want %d %q", tt.verb, tt.method, tt.params.Get("user"), status, body, tt.status, tt.body)
+		}
+	}
+}
+
+func TestHTTPNotExpressibleAndDown(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "http.sock")
+	startDaemon(t, "--http", "unix:"+sock, "--timeout", "300ms", "--", scripts(t, "misbehave.py"))
+	hc := unixHTTP(sock)
+	for _, tt := range []struct {
+		verb, target string
+		status       int
+	}{
+		{"POST", "/register", 501},
+		{"POST", "/remove_user", 501},
+		{"GET", "/check_password?user=hang&server=example.com&pass=x", 504},
+		{"GET", "/check_password?user=garbage&server=example.com&pass=x", 502},
+		{"GET", "/check_password?user=alice&server=example.com&pass=wonderland", 200},
+	} {
+		req, _ := http.NewRequest(tt.verb, "http://authpool"+tt.target, strings.NewReader("user=a&server=b&pass=c"))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s %s: %d, want %d", tt.verb, tt.target, resp.StatusCode, tt.status)
+		}
+	}
+}
+
+func TestHTTPLoopbackOnly(t *testing.T) {
+	d := startDaemon(t, "--http", "127.0.0.1:0", "--", scripts(t, "sample.py"))
+	var addr string
+	within(t, "the http address in the log", func() bool {
+		m := regexp.MustCompile(`msg="http listening" addr=(\S+)`).FindStringSubmatch(d.logs.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Get("http://" + addr + "/user_exists?user=bob&server=example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "true" {
+		t.Fatalf("user_exists over TCP: %d %q", resp.StatusCode, body)
+	}
+	var out strings.Builder
+	args := []string{"serve", "--socket", filepath.Join(t.TempDir(), "s"), "--http", "0.0.0.0:0", "--", scripts(t, "sample.py")}
+	if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code == 0 || !strings.Contains(out.String(), "not a loopback address") {
+		t.Fatalf("--http 0.0.0.0: exit %d, %s", code, out.String())
+	}
+}
+
+func TestEjabberdSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "ejabberd.sock")
+	startDaemon(t, "--ejabberd-socket", sock, "--", scripts(t, "sample.py"))
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	var in []byte
+	for _, p := range []string{"auth:alice:example.com:wonderland", "auth:alice:example.com:" + secretMark, "isuser:bob:example.com"} {
+		in = append(binary.BigEndian.AppendUint16(in, uint16(len(p))), p...)
+	}
+	c.Write(in)
+	got := make([]byte, 12)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "\x00\x02\x00\x01\x00\x02\x00\x00\x00\x02\x00\x01"; string(got) != want {
+		t.Fatalf("answers % x, want % x", got, want)
+	}
+}
+
+func TestDisallowedUIDRefused(t *testing.T) {
+	d := startDaemon(t, "--allow-uid", "54321", "--", scripts(t, "sample.py"))
+	c, err := net.Dial("unix", d.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.Write([]byte("auth:alice:example.com:wonderland\n"))
+	if b, _ := io.ReadAll(c); len(b) != 0 {
+		t.Fatalf("disallowed uid got an answer: %q", b)
+	}
+	within(t, "the refusal in the log", func() bool { return strings.Contains(d.logs.String(), "connection refused") })
+}
