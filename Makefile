@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/authpool
 SOCKET  ?= ./authpool.sock
 
-.PHONY: all build test vet run clean
+.PHONY: all build test vet run clean integration bench
 
 all: build
 
@@ -27,6 +27,33 @@ run: build
 	@echo '  echo auth:alice:example.com:wonderland | socat - UNIX-CONNECT:$(SOCKET)'
 	@echo "Stop with Ctrl-C."
 	$(BIN) serve --socket $(SOCKET) --processes 2 -- testscripts/sample.py
+
+# The C echo helper for benchmarks. Without a C compiler, say so and go on:
+# the benchmark then skips its rows.
+CC ?= cc
+bin/echo-helper: testscripts/echo.c
+	@mkdir -p bin
+	@if command -v $(CC) >/dev/null 2>&1; then \
+		echo "$(CC) -O2 -o $@ $<"; $(CC) -O2 -o $@ $<; \
+	else \
+		echo "no C compiler ($(CC)): the benchmark will skip the C echo helper"; \
+	fi
+
+# Throughput and latency of a bare loop, the in-process pool and the daemon,
+# on the same helpers, in one run (several minutes); writes BENCHMARKS.md.
+# Go benchmarks: go test -run '^$$' -bench . ./framing ./pool ./server
+bench: build bin/echo-helper
+	$(GO) run ./bench/suite -authpool $(BIN) -echo bin/echo-helper -out BENCHMARKS.md
+
+# A real ejabberd on 127.0.0.1 logging users in through authpool connect and
+# authpool serve (cmd/authpool/ejabberd_integration_test.go). As root it
+# installs ejabberd and go-sendxmpp from Debian when they are missing.
+integration:
+	@if [ ! -x /usr/sbin/ejabberdctl ] || ! command -v go-sendxmpp >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make integration: ejabberd and go-sendxmpp are missing; run as root to install them" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ejabberd go-sendxmpp openssl; \
+	fi
+	$(GO) test -tags integration -count=1 -run 'TestEjabberd' -v ./cmd/authpool
 
 clean:
 	rm -rf bin $(SOCKET)
