@@ -125,6 +125,45 @@ func TestHTTPNotExpressibleAndDown(t *testing.T) {
 	}
 }
 
+func TestHTTPUnavailable(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "http.sock")
+	startDaemon(t, "--http", "unix:"+sock, "--processes", "2", "--", scripts(t, "crashloop.sh"))
+	hc := unixHTTP(sock)
+	within(t, "503 from a crash-looping helper", func() bool {
+		resp, err := hc.Get("http://authpool/check_password?user=alice&server=example.com&pass=wonderland")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 && resp.StatusCode != 502 {
+			t.Fatalf("status %d, want 502 (helper died under the request) or 503", resp.StatusCode)
+		}
+		return resp.StatusCode == 503 && resp.Header.Get("Retry-After") != ""
+	})
+}
+
+func TestNativeProtocolEndToEnd(t *testing.T) {
+	d := startDaemon(t, "--processes", "2", "--timeout", "3s", "--", scripts(t, "misbehave.py"), "--late-seconds", "0.3")
+	c := d.dial()
+	// The late one is asked first and answered last.
+	got := c.ask("1 auth:late:example.com:late", "2 auth:alice:example.com:wonderland")
+	if got[0] != "2 1" || got[1] != "1 1" {
+		t.Fatalf("answers %q, want [2 1] then [1 1]", got)
+	}
+	for _, tt := range []struct{ line, want string }{
+		{"3 auth:hang:example.com:x", "3 error timeout"},
+		{"4 auth:garbage:example.com:x", "4 error protocol"},
+		{"5 auth:crash:example.com:x", "5 error exited"},
+		{"6 auth::example.com:x", "6 error badrequest"},
+		{"7 tryregister:bob:example.com:x", "7 error badrequest"},
+		{"8 auth:alice:example.com:" + secretMark, "8 0"},
+	} {
+		if a := c.ask(tt.line)[0]; a != tt.want && !strings.HasPrefix(a, tt.want+" ") {
+			t.Errorf("%s: %q, want %q", tt.line, a, tt.want)
+		}
+	}
+}
+
 func TestHTTPLoopbackOnly(t *testing.T) {
 	d := startDaemon(t, "--http", "127.0.0.1:0", "--", scripts(t, "sample.py"))
 	var addr string
