@@ -118,6 +118,9 @@ func (p *Pool) doBlocking(ctx context.Context, req framing.Request) (bool, error
 // awaited, and thrown away, in the background.
 func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, error) {
 	deadline := time.Now().Add(p.cfg.Timeout)
+	if h.served.Load() == 0 {
+		deadline = deadline.Add(p.cfg.StartTimeout)
+	}
 	if err := h.prepare(deadline); err != nil {
 		p.retire(h, err)
 		return false, p.closedError(err)

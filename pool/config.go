@@ -65,10 +65,20 @@ type Config struct {
 	// Processes is the number of helpers; zero means 1.
 	Processes int
 	// Timeout bounds one exchange with a helper, from the moment the request
-	// is handed to it to its answer; a helper that misses it is replaced. It
-	// also bounds the wait for a free helper when the caller's context has
-	// no deadline. Zero means 5s.
+	// is handed to it to its answer; a helper that misses it is replaced.
+	// Zero means 5s.
 	Timeout time.Duration
+	// StartTimeout is added to Timeout for a helper's first request, which
+	// also waits for the helper to start up: an interpreter that takes
+	// 10ms to start on an idle machine can take a second on a loaded one,
+	// and a helper killed for that would be replaced by another just as
+	// slow. Zero means Timeout.
+	StartTimeout time.Duration
+	// QueueTimeout bounds the wait for a free helper (Blocking) or for a
+	// worker (NonBlocking) when the caller's context has no deadline. Zero
+	// means twice Timeout, so that a request queued behind a hung helper
+	// outlives the hang.
+	QueueTimeout time.Duration
 	// QueueSize bounds the NonBlocking queue; zero means 64 per helper.
 	QueueSize int
 
@@ -106,6 +116,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = c.Timeout
+	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = 2 * c.Timeout
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = 64 * c.Processes

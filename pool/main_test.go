@@ -43,6 +43,9 @@ func runFake(name string) int {
 	switch name {
 	case "crashloop":
 		return 1
+	case "slowstart":
+		// An interpreter starting on a loaded machine.
+		time.Sleep(300 * time.Millisecond)
 	case "banner":
 		// Spontaneous output before any request: a "1" nobody asked for.
 		os.Stdout.Write([]byte("1\n"))
@@ -104,7 +107,8 @@ func runFake(name string) int {
 			time.Sleep(150 * time.Millisecond)
 			out.Write(answer(true))
 		case "late":
-			time.Sleep(400 * time.Millisecond)
+			// Later than any test's Timeout plus StartTimeout.
+			time.Sleep(2 * time.Second)
 			out.Write(answer(true))
 		case "garbage":
 			out.Write([]byte("xyz\n"))

@@ -24,7 +24,7 @@ func (p *Pool) enqueue(ctx context.Context, req framing.Request) (chan Result, e
 	if d, ok := ctx.Deadline(); ok {
 		j.deadline = d
 	} else {
-		j.deadline = time.Now().Add(p.cfg.Timeout)
+		j.deadline = time.Now().Add(p.cfg.QueueTimeout)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

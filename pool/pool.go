@@ -78,7 +78,7 @@ func (p *Pool) SetPass(ctx context.Context, user, server, password string) (bool
 }
 
 // Do asks a helper req and returns its answer. The wait for a free helper
-// (or a queue place) is bounded by ctx, or by Config.Timeout when ctx has no
+// (or a worker) is bounded by ctx, or by Config.QueueTimeout when ctx has no
 // deadline; the exchange itself by Config.Timeout. If ctx ends while a
 // helper is answering, Do returns at once and the answer is read and thrown
 // away in the background, so the helper is not lost. An auth or isuser whose
@@ -173,7 +173,7 @@ func (p *Pool) boundWait(ctx context.Context) (context.Context, context.CancelFu
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	return context.WithTimeoutCause(ctx, p.cfg.Timeout, errWaitTimeout)
+	return context.WithTimeoutCause(ctx, p.cfg.QueueTimeout, errWaitTimeout)
 }
 
 var errWaitTimeout = fmt.Errorf("%w waiting for a free helper", ErrTimeout)

@@ -508,3 +508,15 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestSlowStartingHelper: a helper's first request also waits for it to
+// start up, so a slow start is not mistaken for a hang.
+func TestSlowStartingHelper(t *testing.T) {
+	p := newPool(t, "slowstart", Config{Timeout: 200 * time.Millisecond, StartTimeout: 5 * time.Second})
+	if got, err := p.Do(bounded(t), auth("alice", "wonderland")); !got || err != nil {
+		t.Fatalf("first request to a slow-starting helper: %v, %v", got, err)
+	}
+	if st := p.Stats(); st.Timeouts != 0 {
+		t.Fatalf("slow start counted as a timeout: %+v", st)
+	}
+}

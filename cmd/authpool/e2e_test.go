@@ -93,8 +93,10 @@ func TestMisbehavingHelpers(t *testing.T) {
 	for _, mode := range []string{"blocking", "nonblocking"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			c := startDaemon(t, "--mode", mode, "--timeout", "500ms", "--",
-				scripts(t, "misbehave.py"), "--late-seconds", "0.8").dial()
+			// A fresh helper's first request gets twice the timeout, so
+			// "late" must be later than that.
+			c := startDaemon(t, "--mode", mode, "--timeout", "1s", "--",
+				scripts(t, "misbehave.py"), "--late-seconds", "2.5").dial()
 			for _, tt := range tests {
 				c.want(fmt.Sprintf("auth:%s:example.com:%s", tt.user, tt.user), tt.want)
 				if tt.pause {
