@@ -141,7 +141,7 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 	switch {
 	case err == nil:
 		h.served.Add(1)
-		if p.cfg.Mode == Blocking {
+		if p.cfg.Mode == Blocking && !p.tryRecycle(h) {
 			p.release(h)
 		}
 		return yes, nil

@@ -99,6 +99,13 @@ type Config struct {
 	// 10s.
 	HealthyAfter time.Duration
 
+	// MaxRequests, when positive, replaces a helper after it has answered
+	// that many requests; MaxAge, when positive, after it has run that
+	// long. Helpers are replaced between requests and one at a time, so no
+	// request fails for it. Zero means never.
+	MaxRequests int
+	MaxAge      time.Duration
+
 	// Logger receives events; nil discards them. Passwords are never
 	// logged.
 	Logger *slog.Logger
@@ -108,8 +115,8 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Command) == 0 || c.Command[0] == "" {
 		return c, errors.New("pool: Config.Command is empty")
 	}
-	if c.Processes < 0 || c.QueueSize < 0 || c.Timeout < 0 {
-		return c, errors.New("pool: negative Processes, QueueSize or Timeout")
+	if c.Processes < 0 || c.QueueSize < 0 || c.Timeout < 0 || c.MaxRequests < 0 || c.MaxAge < 0 {
+		return c, errors.New("pool: negative Processes, QueueSize, Timeout, MaxRequests or MaxAge")
 	}
 	if c.Processes == 0 {
 		c.Processes = 1

@@ -92,14 +92,23 @@ func (p *Pool) failQueuedLocked(err error) {
 // with h until h fails or the pool quits.
 func (s *slot) serveQueue(h *helper) {
 	p := s.p
+	age := p.ageTimer(h)
+	if age != nil {
+		defer age.Stop()
+	}
 	for {
 		select {
 		case <-h.proc.Done():
 			return
 		case <-p.quit:
 			return
+		case <-timerC(age):
+			if p.tryRecycle(h) {
+				return
+			}
+			age.Reset(time.Second)
 		case j := <-p.queue:
-			if !s.serveJob(h, j) {
+			if !s.serveJob(h, j) || p.tryRecycle(h) {
 				return
 			}
 		}

@@ -21,13 +21,14 @@ type Pool struct {
 	slots []*slot
 	queue chan *job // NonBlocking only
 
-	mu       sync.Mutex
-	closed   bool                 // no new requests are taken
-	idle     []*helper            // Blocking: free helpers, longest idle first
-	waiters  list.List            // Blocking: of *waiter, first come first served
-	inflight int                  // requests taken and not yet answered, drains included
-	stopping map[*helper]struct{} // replaced helpers still in their grace period
-	drained  chan struct{}
+	mu        sync.Mutex
+	closed    bool                 // no new requests are taken
+	idle      []*helper            // Blocking: free helpers, longest idle first
+	waiters   list.List            // Blocking: of *waiter, first come first served
+	inflight  int                  // requests taken and not yet answered, drains included
+	stopping  map[*helper]struct{} // replaced helpers still in their grace period
+	recycling int                  // slots recycling a helper right now: at most one
+	drained   chan struct{}
 
 	quit     chan struct{} // closed when the slots must stop
 	quitOnce sync.Once
@@ -250,6 +251,11 @@ func (p *Pool) setSlotState(s *slot, st slotState, h *helper, restart bool) {
 		s.restarts++
 	}
 	s.state, s.cur = st, h
+	if s.recycling && st != slotStarting {
+		// The replacement is up (or cannot start): the next may go.
+		s.recycling = false
+		p.recycling--
+	}
 	if st == slotReady || p.anyAvailable() {
 		return
 	}

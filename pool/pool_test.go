@@ -520,3 +520,75 @@ func TestSlowStartingHelper(t *testing.T) {
 		t.Fatalf("slow start counted as a timeout: %+v", st)
 	}
 }
+
+// TestRecycling: helpers are replaced after MaxRequests answers or MaxAge,
+// one at a time, and no request fails meanwhile.
+func TestRecycling(t *testing.T) {
+	for _, mode := range []Mode{Blocking, NonBlocking} {
+		for _, tt := range []struct {
+			name string
+			cfg  Config
+		}{
+			{"requests", Config{MaxRequests: 7}},
+			{"age", Config{MaxAge: 100 * time.Millisecond}},
+		} {
+			t.Run(mode.String()+"/"+tt.name, func(t *testing.T) {
+				cfg := tt.cfg
+				cfg.Mode, cfg.Processes, cfg.QueueSize = mode, 3, 100
+				p := newPool(t, "db", cfg)
+				ctx := bounded(t)
+				waitReady(t, p)
+
+				// Watch readiness while requests run: recycling one at a
+				// time never leaves fewer than two of three helpers up.
+				stop := make(chan struct{})
+				minReady := make(chan int, 1)
+				go func() {
+					lowest := 3
+					for {
+						select {
+						case <-stop:
+							minReady <- lowest
+							return
+						default:
+						}
+						ready := 0
+						for _, h := range p.Stats().Helpers {
+							if h.State == "ready" && h.PID != 0 {
+								ready++
+							}
+						}
+						lowest = min(lowest, ready)
+						time.Sleep(time.Millisecond)
+					}
+				}()
+				var wg sync.WaitGroup
+				errs := make(chan error, 600)
+				for w := range 6 {
+					wg.Go(func() {
+						for i := range 100 {
+							if got, err := p.Do(ctx, auth("alice", "wonderland")); !got || err != nil {
+								errs <- fmt.Errorf("worker %d request %d: %v, %v", w, i, got, err)
+							}
+							if tt.name == "age" {
+								time.Sleep(time.Millisecond)
+							}
+						}
+					})
+				}
+				wg.Wait()
+				close(stop)
+				close(errs)
+				for err := range errs {
+					t.Error(err)
+				}
+				if low := <-minReady; low < 2 {
+					t.Errorf("only %d of 3 helpers up at one point: more than one recycled at once", low)
+				}
+				if st := p.Stats(); st.Recycles < 3 || st.Timeouts+st.Exits+st.ProtocolErrors != 0 {
+					t.Errorf("stats after recycling: %+v", st)
+				}
+			})
+		}
+	}
+}

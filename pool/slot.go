@@ -28,9 +28,10 @@ type slot struct {
 	p  *Pool
 
 	// Guarded by p.mu.
-	state    slotState
-	cur      *helper
-	restarts int
+	state     slotState
+	cur       *helper
+	restarts  int
+	recycling bool // holds the pool's recycling place until the next helper is up
 
 	// Only run touches failures.
 	failures int // helpers in a row that failed to start or died by themselves
@@ -98,12 +99,27 @@ func (s *slot) run() {
 	p.setSlotState(s, slotStopped, nil, false)
 }
 
-// watch waits for h to exit, be retired, or be stopped with the pool.
+// watch waits for h to exit, be retired, or be stopped with the pool,
+// recycling it by age while it sits idle.
 func (s *slot) watch(h *helper) {
-	select {
-	case <-h.proc.Done():
-	case <-h.retired:
-	case <-s.p.quit:
+	age := s.p.ageTimer(h)
+	if age != nil {
+		defer age.Stop()
+	}
+	for {
+		select {
+		case <-h.proc.Done():
+			return
+		case <-h.retired:
+			return
+		case <-s.p.quit:
+			return
+		case <-timerC(age):
+			if s.p.recycleIdle(h) {
+				return
+			}
+			age.Reset(time.Second) // busy, or another is recycling: later
+		}
 	}
 }
 
@@ -131,7 +147,11 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures)
 		return
 	}
-	if h.reason != "quit" {
+	switch h.reason {
+	case "quit":
+	case "recycle":
+		log.Info("helper recycled", "pid", h.proc.Pid(), "served", h.served.Load(), "age", time.Since(h.started).Round(time.Millisecond))
+	default:
 		log.Warn("helper replaced", "pid", h.proc.Pid(), "reason", h.reason)
 	}
 	// Tracked so that a forced shutdown can cut the grace short.

@@ -12,6 +12,7 @@ type counters struct {
 	requests, badRequests, overloaded atomic.Uint64
 	spawns, spawnFailures, exits      atomic.Uint64
 	timeouts, protocolErrors          atomic.Uint64
+	recycles                          atomic.Uint64
 }
 
 // Stats is a snapshot of the pool.
@@ -26,6 +27,7 @@ type Stats struct {
 	Exits          uint64 // helpers that exited by themselves
 	Timeouts       uint64 // helpers replaced for not answering in time
 	ProtocolErrors uint64 // helpers replaced for malformed or unsolicited output
+	Recycles       uint64 // helpers replaced for MaxRequests or MaxAge
 
 	Idle     int // Blocking: helpers free right now
 	Waiting  int // Blocking: callers waiting for a helper
@@ -54,6 +56,7 @@ func (p *Pool) Stats() Stats {
 		Exits:          p.stats.exits.Load(),
 		Timeouts:       p.stats.timeouts.Load(),
 		ProtocolErrors: p.stats.protocolErrors.Load(),
+		Recycles:       p.stats.recycles.Load(),
 		Queued:         len(p.queue),
 	}
 	p.mu.Lock()

@@ -29,6 +29,8 @@ type serveFlags struct {
 	timeout        time.Duration
 	startTimeout   time.Duration
 	queueTimeout   time.Duration
+	maxRequests    int
+	maxAge         time.Duration
 	transport      string
 	queue          int
 	env            multiFlag
@@ -69,6 +71,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "longest wait for one helper answer; a helper that misses it is replaced")
 	fs.DurationVar(&f.startTimeout, "start-timeout", 0, "extra time for a new helper's first answer, which includes its start-up (0: same as --timeout)")
 	fs.DurationVar(&f.queueTimeout, "queue-timeout", 0, "longest wait for a free helper, or in the nonblocking queue (0: twice --timeout)")
+	fs.IntVar(&f.maxRequests, "max-requests", 0, "replace a helper after it has answered this many requests (0: never); for scripts that leak")
+	fs.DurationVar(&f.maxAge, "max-age", 0, "replace a helper after it has run this long (0: never); replacements go one at a time, between requests")
 	fs.StringVar(&f.transport, "transport", "pty", "pty (works with helpers that never flush) or pipe (faster; the helper must flush)")
 	fs.IntVar(&f.queue, "queue", 0, "nonblocking mode: queue length (0: 64 per helper)")
 	fs.Var(&f.env, "env", "KEY=VALUE added to the helpers' environment (repeatable); they get only PATH, HOME and LANG otherwise")
@@ -123,8 +127,8 @@ func (f *serveFlags) poolConfig(rest []string, log *slog.Logger) (pool.Config, e
 	if f.timeout <= 0 {
 		return cfg, fmt.Errorf("--timeout %v: want a positive duration", f.timeout)
 	}
-	if f.startTimeout < 0 || f.queueTimeout < 0 {
-		return cfg, errors.New("--start-timeout and --queue-timeout cannot be negative")
+	if f.startTimeout < 0 || f.queueTimeout < 0 || f.maxRequests < 0 || f.maxAge < 0 {
+		return cfg, errors.New("--start-timeout, --queue-timeout, --max-requests and --max-age cannot be negative")
 	}
 	if f.queue < 0 {
 		return cfg, fmt.Errorf("--queue %d: want 0 or more", f.queue)
@@ -138,6 +142,8 @@ func (f *serveFlags) poolConfig(rest []string, log *slog.Logger) (pool.Config, e
 	cfg.Timeout = f.timeout
 	cfg.StartTimeout = f.startTimeout
 	cfg.QueueTimeout = f.queueTimeout
+	cfg.MaxRequests = f.maxRequests
+	cfg.MaxAge = f.maxAge
 	cfg.QueueSize = f.queue
 	cfg.Env = f.env
 	cfg.Dir = f.dir
