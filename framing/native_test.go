@@ -103,7 +103,7 @@ func TestReadFrame(t *testing.T) {
 		{"abc", nil},
 		{"", ErrEmptyFrame},
 		{"z", nil},
-		{"", io.ErrUnexpectedEOF},
+		{"\x00\x05ab", io.ErrUnexpectedEOF}, // what was read of the frame
 		{"", io.EOF},
 	} {
 		p, err := ReadFrame(r)

@@ -21,7 +21,9 @@ var ErrLineTooLong = fmt.Errorf("%w: request line over %d bytes", ErrBadRequest,
 // longer than MaxLine is skipped to its end and reported as ErrLineTooLong
 // together with its first bytes (enough for a native id), so one over-long
 // request fails alone. A last line without "\n" is not a request: the peer
-// stopped mid-line, and ReadLine returns io.EOF.
+// stopped mid-line, and ReadLine returns io.EOF. On any other error, what
+// was read of an unfinished line is returned with it, so a caller can tell
+// a peer that stalled mid-request from one that sent nothing.
 func ReadLine(br *bufio.Reader) ([]byte, error) {
 	var line []byte
 	for {
@@ -41,7 +43,7 @@ func ReadLine(br *bufio.Reader) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return line, err
 		}
 		line = line[:len(line)-1]
 		if n := len(line); n > 0 && line[n-1] == '\r' {
@@ -57,10 +59,14 @@ var ErrEmptyFrame = fmt.Errorf("%w: empty frame", ErrBadRequest)
 
 // ReadFrame reads one ejabberd request frame (a 2-byte big-endian length and
 // the payload) and returns the payload. A stream that ends inside a frame
-// returns io.ErrUnexpectedEOF.
+// returns io.ErrUnexpectedEOF. On an error inside a frame, the bytes read of
+// it are returned with the error, as ReadLine does.
 func ReadFrame(r io.Reader) ([]byte, error) {
 	var hdr [2]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	if n, err := io.ReadFull(r, hdr[:]); err != nil {
+		if n > 0 {
+			return hdr[:n], err
+		}
 		return nil, err
 	}
 	n := binary.BigEndian.Uint16(hdr[:])
@@ -68,11 +74,11 @@ func ReadFrame(r io.Reader) ([]byte, error) {
 		return nil, ErrEmptyFrame
 	}
 	payload := make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
+	if k, err := io.ReadFull(r, payload); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		return append(hdr[:], payload[:k]...), err
 	}
 	return payload, nil
 }

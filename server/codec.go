@@ -13,7 +13,8 @@ import (
 type codec interface {
 	// read returns the next request's payload and, for a native request,
 	// its id. An error wrapping framing.ErrBadRequest refuses one request
-	// and the connection goes on; any other ends the connection.
+	// and the connection goes on; any other ends the connection, and comes
+	// with what was read of an unfinished request, if anything.
 	read(br *bufio.Reader) (id, payload []byte, err error)
 	// appendAnswer encodes the answer to the request with id.
 	appendAnswer(dst, id []byte, r pool.Result) []byte
@@ -34,7 +35,7 @@ func (lineCodec) read(br *bufio.Reader) (id, payload []byte, err error) {
 		return id, nil, err
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, line, err // line: what was read of an unfinished request
 	}
 	if framing.IsNative(line) {
 		return framing.CutNativeID(line)

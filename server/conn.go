@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +74,21 @@ func (c *conn) readLoop() {
 	defer close(c.ordered)
 	br := bufio.NewReaderSize(c.nc, 4096)
 	for {
+		if c.s.cfg.ClientTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ClientTimeout))
+		}
 		id, payload, err := c.cd.read(br)
+		if c.s.cfg.ClientTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.s.isClosed() {
+			if len(payload) == 0 && len(c.slots) > 0 {
+				continue // waiting for its answers is not idling
+			}
+			if len(payload) > 0 {
+				c.log.Info("closing a client that stalled mid-request", "after", c.s.cfg.ClientTimeout, "bytes", len(payload))
+			} else {
+				c.log.Debug("closing an idle client", "after", c.s.cfg.ClientTimeout)
+			}
+			return
+		}
 		if err != nil && !errors.Is(err, framing.ErrBadRequest) {
 			if !errors.Is(err, io.EOF) && !c.s.isClosed() && !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("read ended", "err", err)

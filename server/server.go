@@ -35,6 +35,16 @@ type Config struct {
 	// WriteTimeout bounds writing an answer to a client that does not read;
 	// zero means 10s.
 	WriteTimeout time.Duration
+	// ClientTimeout closes a connection that has been silent that long
+	// while it owes nothing: one that stalled in the middle of a request, or
+	// sat idle. A connection waiting for answers is not idle. Clients that
+	// keep a connection open (authpool connect, package client) reconnect
+	// by themselves. Zero means 1 minute; negative means never.
+	ClientTimeout time.Duration
+	// MaxConnections bounds the connections open at once across the
+	// server's listeners; more are closed as soon as they are accepted, and
+	// logged. Zero means 1024.
+	MaxConnections int
 	// AllowUIDs and AllowGIDs, when either is set, admit only Unix socket
 	// peers whose uid, or primary gid, is listed (checked with SO_PEERCRED
 	// on every connection); others are closed at once and logged. Empty
@@ -55,6 +65,9 @@ type Server struct {
 	closed    bool
 	wg        sync.WaitGroup // one per connection goroutine pair
 
+	refused       int // connections refused over MaxConnections since refusedLogged
+	refusedLogged time.Time
+
 	connID atomic.Uint64
 }
 
@@ -71,6 +84,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.ClientTimeout == 0 {
+		cfg.ClientTimeout = time.Minute
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 1024
 	}
 	return &Server{
 		cfg:       cfg,
@@ -143,6 +162,17 @@ func (s *Server) start(nc net.Conn, cd codec) {
 	c := newConn(s, nc, cd)
 	s.mu.Lock()
 	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		c.cancel()
+		return
+	}
+	if len(s.conns) >= s.cfg.MaxConnections {
+		s.refused++
+		if now := time.Now(); now.Sub(s.refusedLogged) >= time.Second {
+			s.log.Warn("connections refused: too many open", "max", s.cfg.MaxConnections, "refused", s.refused)
+			s.refusedLogged, s.refused = now, 0
+		}
 		s.mu.Unlock()
 		nc.Close()
 		c.cancel()

@@ -40,6 +40,8 @@ type serveFlags struct {
 	sockGroup      string
 	allowUIDs      idList
 	allowGIDs      idList
+	clientTimeout  time.Duration
+	maxConns       int
 	ejabberdSocket string
 	http           string
 	httpCreds      string
@@ -83,6 +85,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sockGroup, "socket-group", "", "group (name or gid) to own the socket, so its members can connect with --socket-mode 0660")
 	fs.Var(&f.allowUIDs, "allow-uid", "admit only connections from these users (names or uids, comma-separated or repeated), checked with SO_PEERCRED")
 	fs.Var(&f.allowGIDs, "allow-gid", "admit connections from processes with these primary groups (names or gids)")
+	fs.DurationVar(&f.clientTimeout, "client-timeout", time.Minute, "close a socket client silent this long while it owes nothing (stalled mid-request, or idle; 0: never); clients reconnect by themselves")
+	fs.IntVar(&f.maxConns, "max-connections", 1024, "most socket connections open at once; more are closed at once and logged")
 	fs.StringVar(&f.ejabberdSocket, "ejabberd-socket", "", "also serve ejabberd's length-prefixed protocol on this Unix socket")
 	fs.StringVar(&f.http, "http", "", "also serve an HTTP API compatible with Prosody's mod_auth_http on HOST:PORT (loopback only) or unix:/PATH")
 	fs.StringVar(&f.httpCreds, "http-credentials", "", "require HTTP Basic auth with USER:PASSWORD (Prosody's http_auth_credentials); visible in ps, prefer --http-credentials-file")

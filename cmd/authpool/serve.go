@@ -64,7 +64,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		ls.close()
 		return fail(err)
 	}
-	srv, err := server.New(server.Config{Pool: p, Logger: log, AllowUIDs: f.allowUIDs.ids, AllowGIDs: f.allowGIDs.ids})
+	clientTimeout := f.clientTimeout
+	if clientTimeout == 0 {
+		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
+	}
+	srv, err := server.New(server.Config{
+		Pool:           p,
+		Logger:         log,
+		AllowUIDs:      f.allowUIDs.ids,
+		AllowGIDs:      f.allowGIDs.ids,
+		ClientTimeout:  clientTimeout,
+		MaxConnections: f.maxConns,
+	})
 	if err != nil {
 		ls.close()
 		p.Close()
@@ -167,12 +178,10 @@ func (f *serveFlags) listen() (*listeners, error) {
 	mode := os.FileMode(f.sockMode)
 	ls := &listeners{}
 	var err error
-	if ls.main, err = server.ListenUnix(f.socket, mode, gid); err != nil {
-		return nil, err
-	}
+	// The main socket last: clients (and tests) take it accepting as the
+	// sign that the daemon is up.
 	if f.ejabberdSocket != "" {
 		if ls.ejabberd, err = server.ListenUnix(f.ejabberdSocket, mode, gid); err != nil {
-			ls.close()
 			return nil, fmt.Errorf("--ejabberd-socket: %w", err)
 		}
 	}
@@ -181,6 +190,10 @@ func (f *serveFlags) listen() (*listeners, error) {
 			ls.close()
 			return nil, fmt.Errorf("--http: %w", err)
 		}
+	}
+	if ls.main, err = server.ListenUnix(f.socket, mode, gid); err != nil {
+		ls.close()
+		return nil, err
 	}
 	return ls, nil
 }
