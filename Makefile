@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/authpool
 SOCKET  ?= ./authpool.sock
 
-.PHONY: all build test vet run clean integration bench
+.PHONY: all build test vet run clean integration chaos bench
 
 all: build
 
@@ -44,6 +44,12 @@ bin/echo-helper: testscripts/echo.c
 # Go benchmarks: go test -run '^$$' -bench . ./framing ./pool ./server
 bench: build bin/echo-helper
 	$(GO) run ./bench/suite -authpool $(BIN) -echo bin/echo-helper -out BENCHMARKS.md
+
+# The long chaos run: 50,000 requests per mode, at concurrency 64 over eight
+# helpers that crash, hang, lie and flood at random (make test runs 2,000).
+CHAOS_REQUESTS ?= 50000
+chaos:
+	AUTHPOOL_CHAOS_REQUESTS=$(CHAOS_REQUESTS) $(GO) test -race -count=1 -timeout 60m -run 'TestChaos' -v ./cmd/authpool
 
 # A real ejabberd on 127.0.0.1 logging users in through authpool connect and
 # authpool serve (cmd/authpool/ejabberd_integration_test.go). As root it

@@ -19,6 +19,7 @@ Per-request behaviour, chosen by the USER field (any operation):
   double   answer false, then 50 ms later a second TRUE answer in a separate
            write (an extra answer while no request is outstanding)
   double1  answer false and TRUE in ONE write ("0\\n1\\n" or two frames)
+  slow     sleep --slow-seconds, then answer honestly (for load tests)
   split    answer in pieces with flush and 20 ms sleeps between them
            (generic: "1" then "\\n"; ejabberd: one byte at a time)
   crlf     answer "1\\r\\n" / "0\\r\\n" (generic; framed as usual in ejabberd mode)
@@ -30,7 +31,7 @@ Per-request behaviour, chosen by the USER field (any operation):
   other    the normal user database (auth, isuser, setpass; ejabberd also
            tryregister, removeuser, removeuser3)
 
-split, crlf and noise answer as "virtual users" whose password is their own
+split, crlf, noise and slow answer as "virtual users" whose password is their own
 name: auth (and removeuser3) is TRUE iff PASSWORD equals the user name,
 isuser is TRUE, everything else false. So `auth:split:x:split` answers 1 and
 `auth:split:x:nope` answers 0. Unknown or malformed requests answer false.
@@ -57,7 +58,7 @@ DEMO_USERS = {
 GENERIC_OPS = {b"auth": 4, b"isuser": 3, b"setpass": 4}
 EJABBERD_OPS = {**GENERIC_OPS, b"tryregister": 4, b"removeuser": 3, b"removeuser3": 4}
 
-VIRTUAL_USERS = {b"split", b"crlf", b"noise"}
+VIRTUAL_USERS = {b"split", b"crlf", b"noise", b"slow"}
 
 
 def parse_args():
@@ -75,6 +76,8 @@ def parse_args():
                    help="write answer-like noise and junk to stderr before every answer")
     p.add_argument("--crash-at-start", action="store_true",
                    help="exit(1) right after writing the pid file lines")
+    p.add_argument("--slow-seconds", type=float, default=0.2, metavar="S",
+                   help="delay of the `slow` behaviour, which then answers honestly (default 0.2)")
     p.add_argument("--late-seconds", type=float, default=1.0, metavar="S",
                    help="delay of the `late` behaviour (default 1.0)")
     p.add_argument("--expect-file", metavar="PATH",
@@ -222,6 +225,9 @@ class Helper:
         elif user == b"late":
             time.sleep(self.args.late_seconds)
             self.answer(True)
+        elif user == b"slow":
+            time.sleep(self.args.slow_seconds)
+            self.answer(self.virtual(fields))
         elif user == b"garbage":
             if self.args.stderr_noise:
                 self.noise()

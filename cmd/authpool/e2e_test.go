@@ -373,3 +373,46 @@ func TestZZPasswordsNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestOverload floods a non-blocking daemon far beyond its capacity: what
+// does not fit in the queue is refused at once (before any admitted request
+// is answered), every admitted request is answered right, and the daemon
+// serves normally when the flood stops, and again after a second flood.
+func TestOverload(t *testing.T) {
+	d := startDaemon(t, "--mode", "nonblocking", "--processes", "2", "--queue", "4", "--timeout", "5s",
+		"--", scripts(t, "misbehave.py"), "--slow-seconds", "0.2")
+	c := d.dial()
+	warm := c.ask("1 isuser:bob:example.com", "2 isuser:alice:example.com")
+	if warm[0] != "1 1" && warm[0] != "2 1" {
+		t.Fatalf("warm-up: %q", warm)
+	}
+	for round := range 2 {
+		var flood []string
+		for i := range 100 {
+			flood = append(flood, fmt.Sprintf("%d auth:slow:example.com:slow", 1000*round+i))
+		}
+		answers := c.ask(flood...)
+		refused, admitted := 0, 0
+		for i, a := range answers {
+			_, result, _ := strings.Cut(a, " ")
+			switch {
+			case strings.HasPrefix(result, "error overloaded"):
+				if admitted > 0 {
+					t.Fatalf("round %d: answer %d is a refusal after an admitted answer: refusals were not at once", round, i)
+				}
+				refused++
+			case result == "1":
+				admitted++
+			default:
+				t.Fatalf("round %d: answer %q", round, a)
+			}
+		}
+		// Two at the helpers and four queued, give or take the requests
+		// that finish while the flood is being read.
+		if admitted < 6 || admitted > 20 || refused+admitted != 100 {
+			t.Fatalf("round %d: %d admitted, %d refused", round, admitted, refused)
+		}
+		c.want("auth:alice:example.com:wonderland", "1")
+		c.want("auth:alice:example.com:"+secretMark, "0")
+	}
+}
