@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/authpool/authpool/framing"
@@ -117,9 +118,10 @@ func (p *Pool) doBlocking(ctx context.Context, req framing.Request) (bool, error
 // caller to interrupt it) ends first, ask returns at once and the answer is
 // awaited, and thrown away, in the background.
 func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, error) {
-	deadline := time.Now().Add(p.cfg.Timeout)
+	conf := p.conf()
+	deadline := time.Now().Add(conf.Timeout)
 	if h.served.Load() == 0 {
-		deadline = deadline.Add(p.cfg.StartTimeout)
+		deadline = deadline.Add(conf.StartTimeout)
 	}
 	if err := h.prepare(deadline); err != nil {
 		p.retire(h, err)
@@ -131,6 +133,18 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 		stop = context.AfterFunc(ctx, h.interrupt)
 	}
 	yes, err := h.send(req)
+	if errors.Is(err, ErrBadRequest) {
+		// Refused before anything was written: the helper's protocol,
+		// changed by a reload, cannot carry req. The helper is fine.
+		if stop != nil {
+			stop()
+			h.arm(false)
+		}
+		if p.cfg.Mode == Blocking {
+			p.release(h)
+		}
+		return false, err
+	}
 	if err == nil {
 		yes, err = h.readAnswer()
 	}

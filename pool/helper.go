@@ -21,6 +21,8 @@ type helper struct {
 	slot    *slot
 	proc    *ptyproc.Process
 	started time.Time
+	conf    *Config // the settings it was started with
+	gen     uint64  // the pool's specGen then
 
 	dec    framing.AnswerDecoder
 	wbuf   []byte
@@ -73,7 +75,7 @@ func (h *helper) send(req framing.Request) (bool, error) {
 		h.secrets.Store(&[2]string{req.Password, prev})
 	}
 	var err error
-	h.wbuf, err = h.slot.p.cfg.Protocol.AppendRequest(h.wbuf[:0], req)
+	h.wbuf, err = h.conf.Protocol.AppendRequest(h.wbuf[:0], req)
 	if err != nil {
 		return false, err
 	}

@@ -132,6 +132,9 @@ func runFake(name string) int {
 		case "noise":
 			fmt.Fprintf(os.Stderr, "1\n0\n\x00\x02\x00\x01\n")
 			out.Write(answer(true))
+		case "gen":
+			// Which settings started this helper.
+			out.Write(answer(os.Getenv("POOL_TEST_GEN") == pass))
 		case "echo":
 			sum := sha256.Sum256([]byte(pass))
 			out.Write(answer(hex.EncodeToString(sum[:]) == os.Getenv(fakeSHAEnv)))

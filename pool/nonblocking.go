@@ -24,7 +24,7 @@ func (p *Pool) enqueue(ctx context.Context, req framing.Request) (chan Result, e
 	if d, ok := ctx.Deadline(); ok {
 		j.deadline = d
 	} else {
-		j.deadline = time.Now().Add(p.cfg.QueueTimeout)
+		j.deadline = time.Now().Add(p.conf().QueueTimeout)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -107,6 +107,10 @@ func (s *slot) serveQueue(h *helper) {
 				return
 			}
 			age.Reset(time.Second)
+		case <-s.poke:
+			if p.tryRecycle(h) {
+				return
+			}
 		case j := <-p.queue:
 			if !s.serveJob(h, j) || p.tryRecycle(h) {
 				return

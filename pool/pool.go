@@ -16,10 +16,13 @@ import (
 // Pool runs Config.Processes helpers and sends requests to them. It is safe
 // for concurrent use. Create it with New; end it with Shutdown or Close.
 type Pool struct {
-	cfg   Config
-	log   *slog.Logger
-	slots []*slot
-	queue chan *job // NonBlocking only
+	cfg Config                 // as given to New: Mode, QueueSize, Logger and the restart policy never change
+	cur atomic.Pointer[Config] // settings in force; Reconfigure swaps them
+	// specGen counts changes to how helpers are started; a helper started
+	// under an older one is replaced, one at a time.
+	specGen atomic.Uint64
+	log     *slog.Logger
+	queue   chan *job // NonBlocking only
 
 	mu        sync.Mutex
 	closed    bool                 // no new requests are taken
@@ -28,6 +31,8 @@ type Pool struct {
 	inflight  int                  // requests taken and not yet answered, drains included
 	stopping  map[*helper]struct{} // replaced helpers still in their grace period
 	recycling int                  // slots recycling a helper right now: at most one
+	slots     []*slot              // Reconfigure adds and removes them
+	nextSlot  int                  // id of the next slot added
 	drained   chan struct{}
 
 	quit     chan struct{} // closed when the slots must stop
@@ -51,16 +56,27 @@ func New(cfg Config) (*Pool, error) {
 		quit:     make(chan struct{}),
 		stopping: make(map[*helper]struct{}),
 	}
+	p.cur.Store(&c)
 	if c.Mode == NonBlocking {
 		p.queue = make(chan *job, c.QueueSize)
 	}
-	for i := range c.Processes {
-		p.slots = append(p.slots, &slot{id: i, p: p})
-	}
-	for _, s := range p.slots {
+	p.mu.Lock()
+	p.addSlots(c.Processes)
+	p.mu.Unlock()
+	return p, nil
+}
+
+// conf returns the settings in force.
+func (p *Pool) conf() *Config { return p.cur.Load() }
+
+// addSlots starts n more slots. Callers hold p.mu.
+func (p *Pool) addSlots(n int) {
+	for range n {
+		s := &slot{id: p.nextSlot, p: p, poke: make(chan struct{}, 1)}
+		p.nextSlot++
+		p.slots = append(p.slots, s)
 		p.wg.Go(s.run)
 	}
-	return p, nil
 }
 
 // Auth asks whether password is user@server's password.
@@ -156,9 +172,9 @@ func (p *Pool) precheck(req framing.Request) (answered, yes bool, err error) {
 		p.stats.badRequests.Add(1)
 		return true, false, err
 	}
-	if !p.cfg.Protocol.Supports(req.Op) {
+	if proto := p.conf().Protocol; !proto.Supports(req.Op) {
 		p.stats.badRequests.Add(1)
-		return true, false, fmt.Errorf("%w: helpers speak the %s protocol, which has no %s", ErrBadRequest, p.cfg.Protocol, req.Op)
+		return true, false, fmt.Errorf("%w: helpers speak the %s protocol, which has no %s", ErrBadRequest, proto, req.Op)
 	}
 	if (req.Op == framing.OpAuth || req.Op == framing.OpRemoveUser3) && req.Password == "" {
 		return true, false, nil
@@ -174,7 +190,7 @@ func (p *Pool) boundWait(ctx context.Context) (context.Context, context.CancelFu
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	return context.WithTimeoutCause(ctx, p.cfg.QueueTimeout, errWaitTimeout)
+	return context.WithTimeoutCause(ctx, p.conf().QueueTimeout, errWaitTimeout)
 }
 
 var errWaitTimeout = fmt.Errorf("%w waiting for a free helper", ErrTimeout)
@@ -252,9 +268,13 @@ func (p *Pool) setSlotState(s *slot, st slotState, h *helper, restart bool) {
 	}
 	s.state, s.cur = st, h
 	if s.recycling && st != slotStarting {
-		// The replacement is up (or cannot start): the next may go.
+		// The replacement is up (or cannot start, or none is coming): the
+		// next may go.
 		s.recycling = false
 		p.recycling--
+		for _, o := range p.slots {
+			o.wake()
+		}
 	}
 	if st == slotReady || p.anyAvailable() {
 		return
@@ -382,4 +402,4 @@ func retryable(err error, req framing.Request, attempt int) bool {
 }
 
 // Processes returns the configured number of helpers.
-func (p *Pool) Processes() int { return p.cfg.Processes }
+func (p *Pool) Processes() int { return p.conf().Processes }

@@ -592,3 +592,78 @@ func TestRecycling(t *testing.T) {
 		}
 	}
 }
+
+// TestReconfigureUnderLoad: a reload that changes the helpers' environment
+// and shrinks the pool replaces every helper, one at a time, while requests
+// keep coming, and none of them fails.
+func TestReconfigureUnderLoad(t *testing.T) {
+	for _, mode := range []Mode{Blocking, NonBlocking} {
+		t.Run(mode.String(), func(t *testing.T) {
+			base := Config{Mode: mode, Processes: 3, QueueSize: 200, Env: []string{"POOL_TEST_GEN=1"}}
+			p := newPool(t, "db", base)
+			ctx := bounded(t)
+			waitReady(t, p)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var served, failed int
+			for range 8 {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						got, err := p.Do(ctx, auth("alice", "wonderland"))
+						mu.Lock()
+						if got && err == nil {
+							served++
+						} else {
+							failed++
+							t.Errorf("request during reload: %v, %v", got, err)
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			next := base
+			next.Processes = 2
+			next.Command = p.conf().Command
+			next.Env = []string{"POOL_TEST_GEN=2", fakeEnv + "=db", fakeProtoEnv + "=generic"}
+			if err := p.Reconfigure(next); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				// Every helper answers as the new settings say.
+				ok := len(p.Stats().Helpers) == 2
+				for range 4 {
+					if got, err := p.Do(ctx, auth("gen", "2")); !got || err != nil {
+						ok = false
+					}
+				}
+				if ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("helpers not replaced: %+v", p.Stats())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			close(stop)
+			wg.Wait()
+			if failed > 0 || served == 0 {
+				t.Fatalf("%d requests failed, %d served during the reload", failed, served)
+			}
+			if st := p.Stats(); st.Recycles < 3 {
+				t.Errorf("%d helpers recycled, want at least 3: %+v", st.Recycles, st)
+			}
+			bad := next
+			bad.Mode = 1 - mode
+			if err := p.Reconfigure(bad); err == nil {
+				t.Error("a mode change was accepted")
+			}
+		})
+	}
+}

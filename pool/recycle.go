@@ -8,10 +8,13 @@ import "time"
 // the pool, so capacity never drops by more than one helper and no request
 // fails because of it.
 
-// recycleDue reports whether h has served its time.
+// recycleDue reports whether h has served its time, was started under
+// settings Reconfigure has since changed, or is in a slot being removed.
 func (p *Pool) recycleDue(h *helper) bool {
-	return (p.cfg.MaxRequests > 0 && h.served.Load() >= int64(p.cfg.MaxRequests)) ||
-		(p.cfg.MaxAge > 0 && time.Since(h.started) >= p.cfg.MaxAge)
+	c := p.conf()
+	return (c.MaxRequests > 0 && h.served.Load() >= int64(c.MaxRequests)) ||
+		(c.MaxAge > 0 && time.Since(h.started) >= c.MaxAge) ||
+		h.gen != p.specGen.Load() || h.slot.removed.Load()
 }
 
 // tryRecycle retires h, which the caller holds and which is between
@@ -32,7 +35,13 @@ func (p *Pool) recycleLocked(h *helper) bool {
 	if p.recycling > 0 || p.closed {
 		return false
 	}
-	if !h.retire("recycle") {
+	reason := "recycle"
+	if h.gen != p.specGen.Load() {
+		reason = "reload"
+	} else if h.slot.removed.Load() {
+		reason = "pool shrunk"
+	}
+	if !h.retire(reason) {
 		return false
 	}
 	p.recycling++
@@ -41,9 +50,12 @@ func (p *Pool) recycleLocked(h *helper) bool {
 	return true
 }
 
-// recycleIdle recycles h if it is idle and due: the slot's timer calls it,
-// since an idle helper is not touched by any request.
+// recycleIdle recycles h if it is idle and due: the slot's goroutine calls
+// it, since an idle helper is not touched by any request.
 func (p *Pool) recycleIdle(h *helper) bool {
+	if !p.recycleDue(h) {
+		return false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, x := range p.idle {
@@ -62,10 +74,10 @@ func (p *Pool) recycleIdle(h *helper) bool {
 // then every second while it could not be recycled yet. It is nil (never
 // fires) without MaxAge.
 func (p *Pool) ageTimer(h *helper) *time.Timer {
-	if p.cfg.MaxAge <= 0 {
+	if p.conf().MaxAge <= 0 {
 		return nil
 	}
-	return time.NewTimer(max(time.Until(h.started.Add(p.cfg.MaxAge)), 0))
+	return time.NewTimer(max(time.Until(h.started.Add(p.conf().MaxAge)), 0))
 }
 
 func timerC(t *time.Timer) <-chan time.Time {

@@ -3,6 +3,7 @@ package pool
 import (
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/authpool/authpool/ptyproc"
@@ -32,6 +33,14 @@ type slot struct {
 	cur       *helper
 	restarts  int
 	recycling bool // holds the pool's recycling place until the next helper is up
+
+	// removed: Reconfigure shrank the pool, and this slot ends once its
+	// helper is recycled.
+	removed atomic.Bool
+
+	// poke wakes the slot's goroutine to look again at whether its helper
+	// should be recycled (a reload, or the recycling place came free).
+	poke chan struct{}
 
 	// Only run touches failures.
 	failures int // helpers in a row that failed to start or died by themselves
@@ -67,12 +76,14 @@ func (s *slot) run() {
 			rbuf:    make([]byte, 4096),
 			retired: make(chan struct{}),
 		}
-		h.dec.Protocol = p.cfg.Protocol
+		conf := p.conf()
+		h.conf, h.gen = conf, p.specGen.Load()
+		h.dec.Protocol = conf.Protocol
 		proc, err := ptyproc.Start(ptyproc.Config{
-			Args:      p.cfg.Command,
-			Env:       p.cfg.Env,
-			Dir:       p.cfg.Dir,
-			Transport: p.cfg.Transport,
+			Args:      conf.Command,
+			Env:       conf.Env,
+			Dir:       conf.Dir,
+			Transport: conf.Transport,
 			Logger:    p.log,
 			Redact:    h.redact,
 		})
@@ -92,11 +103,14 @@ func (s *slot) run() {
 			s.watch(h)
 		}
 		s.finish(h, log)
-		if p.quitting() {
+		if p.quitting() || s.removed.Load() {
 			break
 		}
 	}
 	p.setSlotState(s, slotStopped, nil, false)
+	if s.removed.Load() {
+		p.removeSlot(s)
+	}
 }
 
 // watch waits for h to exit, be retired, or be stopped with the pool,
@@ -119,6 +133,10 @@ func (s *slot) watch(h *helper) {
 				return
 			}
 			age.Reset(time.Second) // busy, or another is recycling: later
+		case <-s.poke:
+			if s.p.recycleIdle(h) {
+				return
+			}
 		}
 	}
 }
@@ -133,7 +151,7 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 	}
 	exited := h.retire("") // false if the pool retired it first
 	p.forget(h)
-	if h.served.Load() > 0 || time.Since(h.started) >= p.cfg.HealthyAfter {
+	if h.served.Load() > 0 || time.Since(h.started) >= p.conf().HealthyAfter {
 		s.failures = 0
 	}
 	if exited || h.reason == "exited" {
@@ -149,7 +167,7 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 	}
 	switch h.reason {
 	case "quit":
-	case "recycle":
+	case "recycle", "reload", "pool shrunk":
 		log.Info("helper recycled", "pid", h.proc.Pid(), "served", h.served.Load(), "age", time.Since(h.started).Round(time.Millisecond))
 	default:
 		log.Warn("helper replaced", "pid", h.proc.Pid(), "reason", h.reason)
@@ -158,7 +176,7 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 	p.mu.Lock()
 	p.stopping[h] = struct{}{}
 	p.mu.Unlock()
-	grace := p.cfg.StopGrace
+	grace := p.conf().StopGrace
 	if p.closing.Load() {
 		grace = 0
 	}
@@ -193,10 +211,24 @@ func (s *slot) pause(d time.Duration) bool {
 	s.p.setSlotState(s, slotBackoff, nil, false)
 	t := time.NewTimer(d)
 	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-s.p.quit:
+			return false
+		case <-s.poke:
+			if s.removed.Load() {
+				return false
+			}
+		}
+	}
+}
+
+// wake pokes the slot's goroutine without blocking.
+func (s *slot) wake() {
 	select {
-	case <-t.C:
-		return true
-	case <-s.p.quit:
-		return false
+	case s.poke <- struct{}{}:
+	default:
 	}
 }

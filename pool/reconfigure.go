@@ -1,0 +1,76 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Reconfigure changes the settings of a running pool, as a reload of the
+// daemon's configuration does. When the helper command, its arguments,
+// environment, directory, transport or protocol change, helpers started
+// under the old settings are replaced one at a time, between requests, so
+// no request fails for it; timeouts and recycling limits apply to new
+// requests at once; a larger Processes starts more helpers, a smaller one
+// retires the extra ones, again one at a time.
+//
+// Mode, QueueSize (zero keeps it), Logger and the restart policy are fixed
+// when the pool is made; changing Mode or QueueSize is an error, and the
+// pool is left as it was.
+func (p *Pool) Reconfigure(cfg Config) error {
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = p.cfg.QueueSize
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	if c.Mode != p.cfg.Mode {
+		return fmt.Errorf("pool: the mode cannot change while running (%s to %s): restart instead", p.cfg.Mode, c.Mode)
+	}
+	if c.QueueSize != p.cfg.QueueSize {
+		return errors.New("pool: the queue size cannot change while running: restart instead")
+	}
+	c.Logger = p.cfg.Logger
+	c.RestartDelay, c.MaxRestartDelay, c.HealthyAfter = p.cfg.RestartDelay, p.cfg.MaxRestartDelay, p.cfg.HealthyAfter
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	old := p.conf()
+	respawn := !slices.Equal(c.Command, old.Command) || !slices.Equal(c.Env, old.Env) ||
+		c.Dir != old.Dir || c.Transport != old.Transport || c.Protocol != old.Protocol
+	p.cur.Store(&c)
+	if respawn {
+		p.specGen.Add(1)
+	}
+	var live []*slot
+	for _, s := range p.slots {
+		if !s.removed.Load() {
+			live = append(live, s)
+		}
+	}
+	switch {
+	case c.Processes > len(live):
+		p.addSlots(c.Processes - len(live))
+	case c.Processes < len(live):
+		for _, s := range live[c.Processes:] {
+			s.removed.Store(true)
+		}
+	}
+	for _, s := range p.slots {
+		s.wake()
+	}
+	p.log.Info("pool reconfigured", "helpers_replaced", respawn, "processes", c.Processes,
+		"timeout", c.Timeout, "protocol", c.Protocol)
+	return nil
+}
+
+// removeSlot forgets a slot that Reconfigure removed, once it has ended.
+func (p *Pool) removeSlot(s *slot) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slots = slices.DeleteFunc(p.slots, func(x *slot) bool { return x == s })
+}
