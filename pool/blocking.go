@@ -99,9 +99,17 @@ func (p *Pool) failWaiters(err error) {
 	p.failQueuedLocked(err)
 }
 
-func (p *Pool) doBlocking(ctx context.Context, req framing.Request) (bool, error) {
+func (p *Pool) doBlocking(ctx context.Context, req framing.Request) (yes bool, err error) {
+	start := time.Now()
+	var wait time.Duration
+	defer func() {
+		p.cfg.Observer.Request(req.Op, Outcome(yes, err), wait, time.Since(start))
+	}()
 	for attempt := 0; ; attempt++ {
 		h, err := p.checkout(ctx)
+		if attempt == 0 {
+			wait = time.Since(start)
+		}
 		if err != nil {
 			return false, err
 		}

@@ -109,6 +109,8 @@ type Config struct {
 	// Logger receives events; nil discards them. Passwords are never
 	// logged.
 	Logger *slog.Logger
+	// Observer receives events for metrics; nil means none.
+	Observer Observer
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -150,6 +152,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	if c.Mode > NonBlocking {
 		return c, fmt.Errorf("pool: unknown mode %d", c.Mode)

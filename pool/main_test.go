@@ -108,7 +108,7 @@ func runFake(name string) int {
 			out.Write(answer(true))
 		case "late":
 			// Later than any test's Timeout plus StartTimeout.
-			time.Sleep(2 * time.Second)
+			time.Sleep(10 * time.Second)
 			out.Write(answer(true))
 		case "garbage":
 			out.Write([]byte("xyz\n"))

@@ -13,14 +13,16 @@ import (
 type job struct {
 	ctx      context.Context
 	req      framing.Request
-	deadline time.Time // for waiting in the queue
+	enqueued time.Time
+	wait     time.Duration // until a worker first took it
+	deadline time.Time     // for waiting in the queue
 	res      chan Result
 	attempt  int
 }
 
 // enqueue puts a request in the queue, or fails at once.
 func (p *Pool) enqueue(ctx context.Context, req framing.Request) (chan Result, error) {
-	j := &job{ctx: ctx, req: req, res: make(chan Result, 1)}
+	j := &job{ctx: ctx, req: req, res: make(chan Result, 1), enqueued: time.Now()}
 	if d, ok := ctx.Deadline(); ok {
 		j.deadline = d
 	} else {
@@ -32,6 +34,7 @@ func (p *Pool) enqueue(ctx context.Context, req framing.Request) (chan Result, e
 	case p.closed:
 		return nil, ErrClosed
 	case !p.anyAvailable():
+		p.cfg.Observer.Request(req.Op, Outcome(false, ErrUnavailable), 0, 0)
 		return nil, ErrUnavailable
 	}
 	select {
@@ -40,6 +43,7 @@ func (p *Pool) enqueue(ctx context.Context, req framing.Request) (chan Result, e
 		return j.res, nil
 	default:
 		p.stats.overloaded.Add(1)
+		p.cfg.Observer.Request(req.Op, Outcome(false, ErrOverloaded), 0, 0)
 		return nil, ErrOverloaded
 	}
 }
@@ -61,8 +65,17 @@ func (p *Pool) requeue(j *job) bool {
 
 // finishJob delivers a job's one Result.
 func (p *Pool) finishJob(j *job, r Result) {
+	p.observeJob(j, r)
 	j.res <- r
 	p.leave()
+}
+
+func (p *Pool) observeJob(j *job, r Result) {
+	wait := j.wait
+	if wait == 0 {
+		wait = time.Since(j.enqueued)
+	}
+	p.cfg.Observer.Request(j.req.Op, Outcome(r.OK, r.Err), wait, time.Since(j.enqueued))
 }
 
 func (p *Pool) failQueued(err error) {
@@ -77,6 +90,7 @@ func (p *Pool) failQueuedLocked(err error) {
 	for {
 		select {
 		case j := <-p.queue:
+			p.observeJob(j, Result{Err: err})
 			j.res <- Result{Err: err}
 			p.inflight--
 			if p.closed && p.inflight == 0 {
@@ -122,6 +136,9 @@ func (s *slot) serveQueue(h *helper) {
 // serveJob answers one job; it reports whether h is still fit to serve.
 func (s *slot) serveJob(h *helper, j *job) bool {
 	p := s.p
+	if j.wait == 0 {
+		j.wait = time.Since(j.enqueued)
+	}
 	if err := j.ctx.Err(); err != nil {
 		p.finishJob(j, Result{Err: err})
 		return true

@@ -168,6 +168,11 @@ func (p *Pool) Submit(ctx context.Context, req framing.Request) (<-chan Result, 
 // helper: an empty password is never right.
 func (p *Pool) precheck(req framing.Request) (answered, yes bool, err error) {
 	p.stats.requests.Add(1)
+	defer func() {
+		if answered {
+			p.cfg.Observer.Request(req.Op, Outcome(yes, err), 0, 0)
+		}
+	}()
 	if err := req.Validate(); err != nil {
 		p.stats.badRequests.Add(1)
 		return true, false, err

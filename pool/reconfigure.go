@@ -14,7 +14,7 @@ import (
 // requests at once; a larger Processes starts more helpers, a smaller one
 // retires the extra ones, again one at a time.
 //
-// Mode, QueueSize (zero keeps it), Logger and the restart policy are fixed
+// Mode, QueueSize (zero keeps it), Logger, Observer and the restart policy are fixed
 // when the pool is made; changing Mode or QueueSize is an error, and the
 // pool is left as it was.
 func (p *Pool) Reconfigure(cfg Config) error {
@@ -31,7 +31,7 @@ func (p *Pool) Reconfigure(cfg Config) error {
 	if c.QueueSize != p.cfg.QueueSize {
 		return errors.New("pool: the queue size cannot change while running: restart instead")
 	}
-	c.Logger = p.cfg.Logger
+	c.Logger, c.Observer = p.cfg.Logger, p.cfg.Observer
 	c.RestartDelay, c.MaxRestartDelay, c.HealthyAfter = p.cfg.RestartDelay, p.cfg.MaxRestartDelay, p.cfg.HealthyAfter
 
 	p.mu.Lock()

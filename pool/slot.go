@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/authpool/authpool/ptyproc"
@@ -79,6 +80,7 @@ func (s *slot) run() {
 		conf := p.conf()
 		h.conf, h.gen = conf, p.specGen.Load()
 		h.dec.Protocol = conf.Protocol
+		spawnStart := time.Now()
 		proc, err := ptyproc.Start(ptyproc.Config{
 			Args:      conf.Command,
 			Env:       conf.Env,
@@ -94,6 +96,7 @@ func (s *slot) run() {
 			continue
 		}
 		h.proc, h.started = proc, time.Now()
+		p.cfg.Observer.HelperStarted(h.started.Sub(spawnStart))
 		log.Debug("helper ready", "pid", proc.Pid())
 		p.setSlotState(s, slotReady, h, false)
 		if p.cfg.Mode == NonBlocking {
@@ -162,8 +165,14 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 		h.proc.Close()
 		s.failures++
 		p.stats.exits.Add(1)
+		p.cfg.Observer.HelperEnded(exitReason(h))
 		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures)
 		return
+	}
+	if h.reason == "quit" {
+		p.cfg.Observer.HelperEnded("shutdown")
+	} else {
+		p.cfg.Observer.HelperEnded(h.reason)
 	}
 	switch h.reason {
 	case "quit":
@@ -231,4 +240,14 @@ func (s *slot) wake() {
 	case s.poke <- struct{}{}:
 	default:
 	}
+}
+
+// exitReason says how a helper that ended by itself ended.
+func exitReason(h *helper) string {
+	if st := h.proc.ExitState(); st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "signal"
+		}
+	}
+	return "exit"
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"errors"
 
 	"github.com/authpool/authpool/framing"
@@ -70,22 +69,4 @@ func (frameCodec) appendAnswer(dst, _ []byte, r pool.Result) []byte {
 }
 
 // errorKind names err for a native answer.
-func errorKind(err error) framing.ErrorKind {
-	switch {
-	case errors.Is(err, framing.ErrBadRequest):
-		return framing.KindBadRequest
-	case errors.Is(err, pool.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return framing.KindTimeout
-	case errors.Is(err, pool.ErrUnavailable):
-		return framing.KindUnavailable
-	case errors.Is(err, pool.ErrOverloaded):
-		return framing.KindOverloaded
-	case errors.Is(err, pool.ErrClosed), errors.Is(err, context.Canceled):
-		return framing.KindClosed
-	case errors.Is(err, framing.ErrProtocol):
-		return framing.KindProtocol
-	case errors.Is(err, pool.ErrHelperExited):
-		return framing.KindExited
-	}
-	return framing.KindInternal
-}
+func errorKind(err error) framing.ErrorKind { return pool.ErrorKind(err) }

@@ -1,0 +1,66 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/authpool/authpool/framing"
+)
+
+// Observer receives the pool's events, for metrics. Its methods are called
+// on request paths and must be fast and safe for concurrent use. They are
+// given no user, server or password.
+type Observer interface {
+	// Request is called once per request the pool took: its operation, its
+	// outcome (Outcome), how long it waited for a helper, and how long it
+	// took in all.
+	Request(op framing.Op, outcome string, wait, total time.Duration)
+	// HelperStarted is called when a helper has started, with how long its
+	// start took.
+	HelperStarted(spawn time.Duration)
+	// HelperEnded is called when a helper leaves service, with why: "exit"
+	// or "signal" (it ended by itself), "timeout", "protocol error",
+	// "recycle", "reload", "pool shrunk", "caller gave up", or "shutdown".
+	HelperEnded(reason string)
+}
+
+// Outcome names a request's result for metrics and logs: "yes", "no", or
+// the native protocol's error kind ("timeout", "badrequest", ...).
+func Outcome(yes bool, err error) string {
+	switch {
+	case err != nil:
+		return string(ErrorKind(err))
+	case yes:
+		return "yes"
+	}
+	return "no"
+}
+
+// ErrorKind names err as the native protocol does (docs/PROTOCOL.md).
+func ErrorKind(err error) framing.ErrorKind {
+	switch {
+	case errors.Is(err, framing.ErrBadRequest):
+		return framing.KindBadRequest
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return framing.KindTimeout
+	case errors.Is(err, ErrUnavailable):
+		return framing.KindUnavailable
+	case errors.Is(err, ErrOverloaded):
+		return framing.KindOverloaded
+	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
+		return framing.KindClosed
+	case errors.Is(err, framing.ErrProtocol):
+		return framing.KindProtocol
+	case errors.Is(err, ErrHelperExited):
+		return framing.KindExited
+	}
+	return framing.KindInternal
+}
+
+// nopObserver is the Observer when none is configured.
+type nopObserver struct{}
+
+func (nopObserver) Request(framing.Op, string, time.Duration, time.Duration) {}
+func (nopObserver) HelperStarted(time.Duration)                              {}
+func (nopObserver) HelperEnded(string)                                       {}
