@@ -20,6 +20,7 @@ func main() {
 const usage = `usage:
   authpool serve [flags] [-- COMMAND ARGS...]   run helpers and serve them on a socket
   authpool check [flags] OP USER SERVER         ask a running daemon (password on stdin)
+  authpool bench [flags] [-- COMMAND ARGS...]   load-test a helper, a daemon or an HTTP API
   authpool connect [flags]                      bridge a helper protocol on stdio to the daemon
 
 Run "authpool serve -h" or "authpool check -h" for the flags.
@@ -36,6 +37,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serve(ctx, args[1:], stderr)
 	case "check":
 		return check(ctx, args[1:], stdin, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "connect":
 		return connect(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -1,0 +1,33 @@
+// Package bench is authpool's load generator: it sends a workload of auth
+// requests to a target (an in-process pool, helpers driven by a bare loop
+// with no pool, a running daemon's Unix socket, or an HTTP endpoint), checks
+// every answer against the one expected, records latencies in an HDR
+// histogram, watches the helpers' memory, and reports.
+//
+// # Load
+//
+// In a closed loop (Config.Rate zero) Concurrency workers each send a
+// request, wait for its answer and send the next: throughput is what the
+// target can do at that concurrency. In an open loop (Rate > 0) requests are
+// due at fixed times whatever the target does, and each latency is measured
+// from the time its request was due, not from the time it was sent: a target
+// that stalls makes every request due during the stall late, instead of
+// holding back the load generator and hiding the stall (coordinated
+// omission). The schedule is kept by one pacing thread that sleeps with
+// nanosleep(2) and a 1 µs timer slack, because Go's timers round sleeps
+// below a millisecond up to one when the process is otherwise idle.
+//
+// # Checking
+//
+// Every item of a workload carries the answer it must get. An answer that
+// differs is a wrong answer, counted apart from errors (no answer at all)
+// and split into false accepts (a yes that should have been a no: someone
+// got in) and false rejects. Wrong answers are what a helper that shares
+// state between processes, or reads a stale answer, produces under load.
+//
+// # Helpers' memory
+//
+// While the load runs, the helpers' VmRSS and VmHWM are read from
+// /proc/PID/status. A helper whose resident size keeps growing with the
+// requests it answers is leaking; Report says so, with the growth.
+package bench

@@ -1,0 +1,271 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/ptyproc"
+)
+
+// Target answers requests. Do is called concurrently by the run's workers;
+// worker is the caller's index, from 0 to Config.Concurrency-1, which a
+// target may use to spread workers over its resources.
+type Target interface {
+	Do(ctx context.Context, worker int, req framing.Request) (bool, error)
+	Close() error
+}
+
+// HelperWatcher is implemented by targets that know their helpers' process
+// ids, so their memory can be watched. Served, when not nil, gives the
+// number of answers a helper has given, so a helper still starting is not
+// mistaken for one that grows.
+type HelperWatcher interface {
+	HelperPIDs() []HelperPID
+}
+
+// HelperPID is one helper process as a target sees it.
+type HelperPID struct {
+	PID    int
+	Served int64 // answers given; -1 if unknown
+}
+
+// PoolStatser is implemented by targets backed by an in-process pool.
+type PoolStatser interface {
+	PoolStats() pool.Stats
+}
+
+// DaemonWatcher is implemented by targets that talk to a daemon whose
+// process id they know.
+type DaemonWatcher interface {
+	DaemonPID() int
+}
+
+// Readier is implemented by targets that start helpers in the background:
+// Ready returns when every helper is running, or when ctx ends.
+type Readier interface {
+	Ready(ctx context.Context) error
+}
+
+// PoolTarget sends requests through an in-process pool.
+type PoolTarget struct {
+	Pool *pool.Pool
+}
+
+// Ready waits until every slot of the pool has a running helper.
+func (t PoolTarget) Ready(ctx context.Context) error {
+	for {
+		up := 0
+		for _, h := range t.Pool.Stats().Helpers {
+			if h.PID != 0 {
+				up++
+			}
+		}
+		if up == t.Pool.Processes() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d helpers running: %w", up, t.Pool.Processes(), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// Do asks the pool.
+func (t PoolTarget) Do(ctx context.Context, _ int, req framing.Request) (bool, error) {
+	return t.Pool.Do(ctx, req)
+}
+
+// Close kills the pool's helpers.
+func (t PoolTarget) Close() error { return t.Pool.Close() }
+
+// PoolStats returns the pool's statistics.
+func (t PoolTarget) PoolStats() pool.Stats { return t.Pool.Stats() }
+
+// HelperPIDs lists the pool's running helpers.
+func (t PoolTarget) HelperPIDs() []HelperPID {
+	var out []HelperPID
+	for _, h := range t.Pool.Stats().Helpers {
+		if h.PID != 0 {
+			out = append(out, HelperPID{PID: h.PID, Served: h.Served})
+		}
+	}
+	return out
+}
+
+// BareConfig configures a BareTarget.
+type BareConfig struct {
+	Command   []string
+	Env       []string
+	Dir       string
+	Transport ptyproc.Transport
+	Protocol  framing.Protocol
+	Processes int
+	// Timeout bounds one exchange; zero means 5s.
+	Timeout time.Duration
+}
+
+// BareTarget is the baseline: Processes helpers, each driven by a plain
+// write-then-read loop with no pool, no queue, no restarts and no checks
+// beyond decoding the answer. Worker w always uses helper w mod Processes,
+// so with as many workers as helpers nothing is ever shared. A helper that
+// fails is not replaced: its requests fail from then on.
+type BareTarget struct {
+	helpers []*bareHelper
+	timeout time.Duration
+}
+
+type bareHelper struct {
+	mu     sync.Mutex
+	proc   *ptyproc.Process
+	dec    framing.AnswerDecoder
+	proto  framing.Protocol
+	wbuf   []byte
+	rbuf   []byte
+	served int64 // under mu
+	broken error
+}
+
+// NewBare starts the helpers.
+func NewBare(cfg BareConfig) (*BareTarget, error) {
+	if cfg.Processes < 1 {
+		cfg.Processes = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	t := &BareTarget{timeout: cfg.Timeout}
+	for range cfg.Processes {
+		p, err := ptyproc.Start(ptyproc.Config{Args: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport})
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+		h := &bareHelper{proc: p, proto: cfg.Protocol, rbuf: make([]byte, 4096)}
+		h.dec.Protocol = cfg.Protocol
+		t.helpers = append(t.helpers, h)
+	}
+	return t, nil
+}
+
+// Do asks helper worker mod Processes.
+func (t *BareTarget) Do(ctx context.Context, worker int, req framing.Request) (bool, error) {
+	h := t.helpers[worker%len(t.helpers)]
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.broken != nil {
+		return false, h.broken
+	}
+	deadline := time.Now().Add(t.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	yes, err := exchange(h.proc, &h.dec, h.proto, &h.wbuf, h.rbuf, req, deadline)
+	if err != nil {
+		// Out of step for good: a baseline does not recover.
+		h.broken = err
+		return false, err
+	}
+	h.served++
+	return yes, nil
+}
+
+// HelperPIDs lists the helpers.
+func (t *BareTarget) HelperPIDs() []HelperPID {
+	out := make([]HelperPID, 0, len(t.helpers))
+	for _, h := range t.helpers {
+		h.mu.Lock()
+		out = append(out, HelperPID{PID: h.proc.Pid(), Served: h.served})
+		h.mu.Unlock()
+	}
+	return out
+}
+
+// Close kills the helpers.
+func (t *BareTarget) Close() error {
+	var errs []error
+	for _, h := range t.helpers {
+		errs = append(errs, h.proc.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// exchange writes req to p and reads one answer, all before deadline. Errors
+// wrap the pool's sentinels, so they are classified like the pool's.
+func exchange(p *ptyproc.Process, dec *framing.AnswerDecoder, proto framing.Protocol, wbuf *[]byte, rbuf []byte, req framing.Request, deadline time.Time) (bool, error) {
+	var err error
+	*wbuf, err = proto.AppendRequest((*wbuf)[:0], req)
+	if err != nil {
+		return false, err
+	}
+	p.SetWriteDeadline(deadline)
+	p.SetReadDeadline(deadline)
+	dec.Reset()
+	if _, err := p.Write(*wbuf); err != nil {
+		return false, ioErr(err)
+	}
+	for {
+		n, err := p.Read(rbuf)
+		if n > 0 {
+			used, yes, done, perr := dec.Feed(rbuf[:n])
+			if perr != nil {
+				return false, perr
+			}
+			if done {
+				if used < n {
+					return false, fmt.Errorf("%w: %d bytes beyond one answer", framing.ErrProtocol, n-used)
+				}
+				return yes, nil
+			}
+		}
+		if err != nil {
+			return false, ioErr(err)
+		}
+	}
+}
+
+func ioErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return pool.ErrTimeout
+	}
+	return fmt.Errorf("%w: %w", pool.ErrHelperExited, err)
+}
+
+// ErrorKind names the kind of a failed request for the report.
+func ErrorKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, pool.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, pool.ErrOverloaded):
+		return "overloaded"
+	case errors.Is(err, pool.ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, pool.ErrHelperExited):
+		return "helper exited"
+	case errors.Is(err, framing.ErrProtocol):
+		return "protocol error"
+	case errors.Is(err, framing.ErrBadRequest):
+		return "bad request"
+	case errors.Is(err, pool.ErrClosed):
+		return "closed"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, errBadAnswer):
+		return "bad answer"
+	case errors.As(err, new(*httpStatusError)):
+		var he *httpStatusError
+		errors.As(err, &he)
+		return fmt.Sprintf("http %d", he.code)
+	case errors.Is(err, errConnection), errors.As(err, &ne):
+		return "connection"
+	}
+	return "other"
+}

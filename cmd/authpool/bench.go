@@ -1,0 +1,407 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/authpool/authpool/bench"
+	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/ptyproc"
+)
+
+const benchUsage = `usage: authpool bench [flags] [-- COMMAND ARGS...]
+
+Load-test an auth helper, a running daemon, or an HTTP auth API; check every
+answer; report throughput, latency percentiles, errors, wrong answers and
+the helpers' memory.
+
+Targets (one):
+  --command "CMD ARGS" or -- CMD ARGS   helpers in an in-process pool, set up
+                                        with the flags of "authpool serve"
+  --command ... --bare                  the same helpers driven by a bare loop,
+                                        no pool: the baseline
+  --socket PATH                         a running daemon (authpool serve)
+  --http URL                            an HTTP API like Prosody's mod_auth_http
+
+Workload: --credentials FILE, lines "op:user:server[:password] EXPECTED"
+(EXPECTED 1 or 0, after the last blank); otherwise --users generated users
+that no helper knows, whose every auth and isuser must be answered 0 (with
+--users-file, as many users that must be accepted are written there first,
+for a helper that reads such a file).
+
+Exit status: 0 when every checked answer was right, 1 when any was wrong,
+2 on a usage or setup error.
+
+flags:
+`
+
+// benchFlags are authpool bench's settings.
+type benchFlags struct {
+	pool serveFlags // command, protocol, mode, processes, timeout, transport, queue, env, dir
+
+	bare    bool
+	socket  string
+	httpURL string
+	conns   int
+
+	concurrency int
+	rate        float64
+	duration    time.Duration
+	requests    int64
+	warmup      time.Duration
+
+	credentials string
+	users       int
+	usersFile   string
+
+	json          bool
+	progress      string
+	spawnSamples  int
+	leakKiB       int64
+	sampleEvery   time.Duration
+	cpuProfile    string
+	logLevel      string
+	progressEvery time.Duration
+}
+
+func (f *benchFlags) register(fs *flag.FlagSet) {
+	p := &f.pool
+	fs.StringVar(&p.command, "command", "", "helper command line (as for serve): bench an in-process pool of these helpers")
+	fs.StringVar(&p.protocol, "protocol", "generic", "helper protocol: generic or ejabberd")
+	fs.StringVar(&p.mode, "mode", "blocking", "pool mode: blocking or nonblocking")
+	fs.IntVar(&p.processes, "processes", 1, "number of helpers")
+	fs.DurationVar(&p.timeout, "timeout", 5*time.Second, "longest wait for one answer (the pool's timeout; with --socket or --http, the whole request's)")
+	fs.StringVar(&p.transport, "transport", "pty", "pty or pipe")
+	fs.IntVar(&p.queue, "queue", 0, "nonblocking mode: queue length (0: 64 per helper)")
+	fs.Var(&p.env, "env", "KEY=VALUE added to the helpers' environment (repeatable)")
+	fs.StringVar(&p.dir, "dir", "", "helpers' working directory")
+
+	fs.BoolVar(&f.bare, "bare", false, "with a command: drive the helpers with a bare loop, no pool (the baseline; worker i always uses helper i mod --processes)")
+	fs.StringVar(&f.socket, "socket", "", "bench the daemon serving on this Unix socket")
+	fs.StringVar(&f.httpURL, "http", "", "bench the HTTP auth API under this URL prefix (GET check_password, user_exists; POST set_password)")
+	fs.IntVar(&f.conns, "connections", 0, "with --socket or --http: connections to open; requests beyond them are pipelined (0: concurrency, at most 16)")
+
+	fs.IntVar(&f.concurrency, "concurrency", 0, "closed loop: requests in flight; open loop: the most that may be (0: --processes for a command, 16 otherwise)")
+	fs.Float64Var(&f.rate, "rate", 0, "open loop: requests per second in all, latency measured from each one's due time (0: closed loop)")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "length of the measured phase")
+	fs.Int64Var(&f.requests, "requests", 0, "send this many requests instead of running for --duration")
+	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring (answers still checked)")
+
+	fs.StringVar(&f.credentials, "credentials", "", "workload file: lines \"op:user:server[:password] EXPECTED\", EXPECTED 1 or 0")
+	fs.IntVar(&f.users, "users", 1000, "without --credentials: number of generated users")
+	fs.StringVar(&f.usersFile, "users-file", "", "without --credentials: also write as many known users to this file (user@server:password lines) and expect them accepted")
+
+	fs.BoolVar(&f.json, "json", false, "write the report as JSON on stdout")
+	fs.StringVar(&f.progress, "progress", "auto", "live progress on stderr: bar, lines, none, or auto (a bar on a terminal, lines otherwise)")
+	fs.DurationVar(&f.progressEvery, "progress-every", 0, "progress interval (0: 100ms for the bar, 1s for lines)")
+	fs.IntVar(&f.spawnSamples, "spawn-samples", 3, "with a command: helpers started one by one to time spawn to first answer (0: skip)")
+	fs.Int64Var(&f.leakKiB, "leak-threshold", bench.DefaultLeakThreshold>>10, "KiB a helper's RSS may grow over the run before it is reported as leaking (it must also grow 10%)")
+	fs.DurationVar(&f.sampleEvery, "sample-every", 100*time.Millisecond, "how often the helpers' memory is read")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator and, for a command, the pool) to this file")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "pool and helper log level: debug, info, warn or error")
+}
+
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f benchFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "authpool bench: %v\n", err)
+		return 2
+	}
+	seen := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { seen[fl.Name] = true })
+
+	hasCommand := f.pool.command != "" || fs.NArg() > 0
+	targets := 0
+	for _, b := range []bool{hasCommand, f.socket != "", f.httpURL != ""} {
+		if b {
+			targets++
+		}
+	}
+	switch {
+	case targets != 1:
+		return fail(errors.New("give exactly one target: --command (or -- COMMAND), --socket or --http"))
+	case f.bare && !hasCommand:
+		return fail(errors.New("--bare needs a helper command"))
+	case f.requests <= 0 && f.duration <= 0:
+		return fail(errors.New("want a positive --duration or --requests"))
+	case f.rate < 0 || f.concurrency < 0 || f.conns < 0 || f.warmup < 0:
+		return fail(errors.New("negative --rate, --concurrency, --connections or --warmup"))
+	}
+	if f.concurrency == 0 {
+		f.concurrency = 16
+		if hasCommand {
+			f.concurrency = f.pool.processes
+		}
+	}
+	if f.conns == 0 {
+		f.conns = min(f.concurrency, 16)
+	}
+
+	log, err := newLogger(f.logLevel, "text", stderr)
+	if err != nil {
+		return fail(err)
+	}
+
+	// The workload first: a users file must exist before helpers read it.
+	var wl *bench.Workload
+	if f.credentials != "" {
+		fh, err := os.Open(f.credentials)
+		if err != nil {
+			return fail(err)
+		}
+		wl, err = bench.ParseCredentials(fh, f.credentials)
+		fh.Close()
+		if err != nil {
+			return fail(err)
+		}
+	} else {
+		var uw io.Writer
+		if f.usersFile != "" {
+			fh, err := os.OpenFile(f.usersFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				return fail(err)
+			}
+			defer fh.Close()
+			uw = fh
+		}
+		if wl, err = bench.Generate(f.users, uw, uint64(time.Now().UnixNano())); err != nil {
+			return fail(err)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	var target bench.Target
+	var desc, kind string
+	var notes []string
+	var spawn *bench.SpawnReport
+	switch {
+	case hasCommand:
+		cfg, err := f.pool.poolConfig(fs.Args(), log)
+		if err != nil {
+			return fail(err)
+		}
+		if f.spawnSamples > 0 {
+			spawn, err = bench.MeasureSpawn(ctx, ptyproc.Config{Args: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport},
+				cfg.Protocol, f.spawnSamples, cfg.Timeout)
+			if err != nil {
+				return fail(fmt.Errorf("timing the helper's start: %w", err))
+			}
+		}
+		cmdline := strings.Join(cfg.Command, " ")
+		if f.bare {
+			kind = "bare"
+			desc = fmt.Sprintf("bare loop, no pool: %d helpers over %s: %s", cfg.Processes, cfg.Transport, cmdline)
+			target, err = bench.NewBare(bench.BareConfig{
+				Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport,
+				Protocol: cfg.Protocol, Processes: cfg.Processes, Timeout: cfg.Timeout,
+			})
+			if f.concurrency != cfg.Processes {
+				notes = append(notes, fmt.Sprintf("bare loop with %d workers on %d helpers: workers share helpers", f.concurrency, cfg.Processes))
+			}
+		} else {
+			kind = "pool"
+			desc = fmt.Sprintf("in-process pool: %d helpers, %s, %s, %s protocol: %s", cfg.Processes, cfg.Transport, cfg.Mode, cfg.Protocol, cmdline)
+			var p *pool.Pool
+			p, err = pool.New(cfg)
+			if err == nil {
+				target = bench.PoolTarget{Pool: p}
+			}
+		}
+		if err != nil {
+			return fail(err)
+		}
+	case f.socket != "":
+		kind, desc = "socket", "daemon on "+f.socket
+		st, err := bench.DialSocket(f.socket, f.conns, f.concurrency, f.pool.timeout)
+		if err != nil {
+			return fail(err)
+		}
+		target = st
+		notes = append(notes, "the daemon answers 0 for any failure: its errors show as no answers (wrong ones where yes was expected)")
+		if st.DaemonPID() == 0 {
+			notes = append(notes, "the daemon's pid is unknown (SO_PEERCRED failed): its memory and its helpers' are not measured")
+		}
+	default:
+		kind, desc = "http", "HTTP API at "+f.httpURL
+		ht, err := bench.NewHTTP(f.httpURL, f.conns, f.pool.timeout)
+		if err != nil {
+			return fail(err)
+		}
+		target = ht
+		notes = append(notes, "helpers behind an HTTP API are not visible: their memory is not measured")
+	}
+	defer target.Close()
+
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fail(err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	prog, err := newProgress(f.progress, f.progressEvery, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	rep, err := bench.Run(ctx, bench.Config{
+		Target:        target,
+		Workload:      wl,
+		Concurrency:   f.concurrency,
+		Rate:          f.rate,
+		Duration:      f.duration,
+		Requests:      f.requests,
+		Warmup:        f.warmup,
+		Progress:      prog.update,
+		ProgressEvery: prog.every,
+		SampleEvery:   f.sampleEvery,
+		LeakThreshold: f.leakKiB << 10,
+	})
+	prog.done()
+	if err != nil {
+		return fail(err)
+	}
+	rep.Target, rep.Description, rep.Spawn = kind, desc, spawn
+	if kind == "socket" || kind == "http" {
+		rep.Load.Connections = f.conns
+	}
+	if wl.Checked() == 0 {
+		notes = append(notes, "no answer was checked: the workload has no expected answers")
+	} else if f.credentials == "" && f.usersFile == "" {
+		notes = append(notes, "generated absent users only: just refusals were checked; give --credentials to check acceptances too")
+	}
+	rep.Notes = append(notes, rep.Notes...)
+
+	if f.json {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if rep.Wrong+rep.WarmupWrong > 0 {
+		fmt.Fprintf(stderr, "authpool bench: %d wrong answers\n", rep.Wrong+rep.WarmupWrong)
+		return 1
+	}
+	return 0
+}
+
+// progress shows a run's progress on stderr: a bar on a terminal, a plain
+// line a second otherwise.
+type progress struct {
+	w     io.Writer
+	mode  string // bar, lines or none
+	every time.Duration
+	bar   *progressbar.ProgressBar
+	phase string
+}
+
+func newProgress(mode string, every time.Duration, w io.Writer) (*progress, error) {
+	p := &progress{w: w, mode: mode}
+	if mode == "auto" {
+		p.mode = "lines"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			p.mode = "bar"
+		}
+	}
+	switch p.mode {
+	case "bar":
+		p.every = 100 * time.Millisecond
+	case "lines":
+		p.every = time.Second
+	case "none":
+	default:
+		return nil, fmt.Errorf("--progress %q: want auto, bar, lines or none", mode)
+	}
+	if every > 0 {
+		p.every = every
+	}
+	return p, nil
+}
+
+func (p *progress) update(pr bench.Progress) {
+	switch p.mode {
+	case "none":
+		return
+	case "lines":
+		of := ""
+		if pr.Requests > 0 {
+			of = fmt.Sprintf("/%d", pr.Requests)
+		} else {
+			of = fmt.Sprintf(" in %.1fs/%s", pr.Elapsed.Seconds(), pr.Duration)
+		}
+		end := ""
+		if pr.Final {
+			end = " (done)"
+		}
+		fmt.Fprintf(p.w, "%-7s %d%s requests  %.0f/s  errors %d  wrong %d%s\n", pr.Phase, pr.Done, of, pr.Rate, pr.Errors, pr.Wrong, end)
+		return
+	}
+	if p.bar == nil || p.phase != pr.Phase {
+		p.finishBar()
+		max := pr.Requests
+		if max == 0 {
+			max = pr.Duration.Milliseconds()
+		}
+		p.phase = pr.Phase
+		p.bar = progressbar.NewOptions64(max,
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionSetPredictTime(pr.Requests > 0),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionThrottle(50*time.Millisecond),
+			progressbar.OptionSetRenderBlankState(true),
+		)
+	}
+	p.bar.Describe(fmt.Sprintf("%-7s %7.0f/s  errors %d  wrong %d", pr.Phase, pr.Rate, pr.Errors, pr.Wrong))
+	if pr.Requests > 0 {
+		p.bar.Set64(pr.Done)
+	} else {
+		p.bar.Set64(min(pr.Elapsed.Milliseconds(), pr.Duration.Milliseconds()))
+	}
+	if pr.Final {
+		p.finishBar()
+	}
+}
+
+func (p *progress) finishBar() {
+	if p.bar != nil {
+		p.bar.Finish()
+		fmt.Fprintln(p.w)
+		p.bar = nil
+	}
+}
+
+func (p *progress) done() { p.finishBar() }
