@@ -1,0 +1,226 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/pool"
+)
+
+// Submitter is what the cache wraps and what it is: *pool.Pool satisfies
+// it, and so does *Cache. The channel Submit returns must receive exactly
+// one Result.
+type Submitter interface {
+	Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error)
+}
+
+// DefaultMaxEntries is the bound on entries when Config.MaxEntries is zero.
+const DefaultMaxEntries = 10000
+
+// Config configures a Cache. Next is required; every zero value has the
+// meaning its comment gives.
+type Config struct {
+	// Next answers what the cache cannot: misses, changes, everything
+	// else.
+	Next Submitter
+	// TTL is how long a yes to auth or isuser is kept; zero keeps none.
+	TTL time.Duration
+	// NegativeTTL is how long a no to auth or isuser is kept; zero keeps
+	// none.
+	NegativeTTL time.Duration
+	// MaxEntries bounds the entries kept; past it the least recently used
+	// goes. Zero means DefaultMaxEntries.
+	MaxEntries int
+	// Now tells the time, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+// Cache answers repeated auth and isuser requests from memory and forwards
+// everything else to Config.Next. It is safe for concurrent use. Create it
+// with New; it has nothing to close.
+type Cache struct {
+	next        Submitter
+	ttl, negTTL time.Duration
+	now         func() time.Time
+	passThrough bool // both TTLs zero
+	key         secretKey
+
+	mu      sync.Mutex
+	entries *simplelru.LRU[digest, entry] // entry key → answer
+	users   map[digest]*userState         // user key → that user's entries
+	stats   Stats                         // Entries is filled in by Stats
+}
+
+// entry is all the cache keeps per answer: nothing in it is a name or a
+// password, or can be turned back into one without the key.
+type entry struct {
+	ok      bool
+	expires time.Time
+	user    digest // the user's key, to leave the user index on removal
+}
+
+// New returns a Cache in front of cfg.Next.
+func New(cfg Config) (*Cache, error) {
+	switch {
+	case cfg.Next == nil:
+		return nil, errors.New("cache: Config.Next is nil")
+	case cfg.TTL < 0 || cfg.NegativeTTL < 0:
+		return nil, errors.New("cache: negative TTL")
+	case cfg.MaxEntries < 0:
+		return nil, errors.New("cache: negative MaxEntries")
+	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = DefaultMaxEntries
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Cache{
+		next:        cfg.Next,
+		ttl:         cfg.TTL,
+		negTTL:      cfg.NegativeTTL,
+		now:         cfg.Now,
+		passThrough: cfg.TTL == 0 && cfg.NegativeTTL == 0,
+		key:         newSecretKey(),
+		users:       make(map[digest]*userState),
+	}
+	lru, err := simplelru.NewLRU(cfg.MaxEntries, c.unindex)
+	if err != nil {
+		return nil, err
+	}
+	c.entries = lru
+	return c, nil
+}
+
+// Submit answers an auth or isuser from the cache when it can, and
+// otherwise forwards req to Config.Next; the channel receives exactly one
+// Result. A change to a user (setpass, tryregister, removeuser,
+// removeuser3) drops that user's entries. Errors from Next, returned or
+// delivered, are passed on unchanged.
+func (c *Cache) Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
+	switch {
+	case c.passThrough:
+		return c.next.Submit(ctx, req)
+	case cacheable(req.Op):
+		return c.lookup(ctx, req)
+	case changesUser(req.Op):
+		return c.change(ctx, req)
+	}
+	return c.next.Submit(ctx, req)
+}
+
+func cacheable(op framing.Op) bool { return op == framing.OpAuth || op == framing.OpIsUser }
+
+func changesUser(op framing.Op) bool {
+	switch op {
+	case framing.OpSetPass, framing.OpTryRegister, framing.OpRemoveUser, framing.OpRemoveUser3:
+		return true
+	}
+	return false
+}
+
+// lookup answers req from a fresh entry, or forwards it and stores the
+// answer unless the user changed meanwhile.
+func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
+	ek, uk := c.key.entry(req), c.key.user(req.User, req.Server)
+	now := c.now()
+	c.mu.Lock()
+	if e, ok := c.entries.Get(ek); ok {
+		if now.Before(e.expires) {
+			c.stats.Hits++
+			c.mu.Unlock()
+			return answered(pool.Result{OK: e.ok}), nil
+		}
+		c.entries.Remove(ek)
+	}
+	c.stats.Misses++
+	st := c.userLocked(uk)
+	st.pending++
+	gen := st.gen
+	c.mu.Unlock()
+
+	res, err := c.next.Submit(ctx, req)
+	if err != nil {
+		c.finishMiss(uk, ek, gen, pool.Result{Err: err})
+		return nil, err
+	}
+	out := make(chan pool.Result, 1)
+	go func() {
+		r := <-res
+		c.finishMiss(uk, ek, gen, r)
+		out <- r
+	}()
+	return out, nil
+}
+
+// finishMiss stores a miss's answer if it is one, its kind has a TTL, and
+// the user has not changed since the miss was forwarded.
+func (c *Cache) finishMiss(uk, ek digest, gen uint64, r pool.Result) {
+	ttl := c.ttlFor(r)
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.users[uk] // kept by st.pending
+	if ttl > 0 && st.gen == gen {
+		if c.entries.Add(ek, entry{ok: r.OK, expires: now.Add(ttl), user: uk}) {
+			c.stats.Evictions++
+		}
+		st.entries[ek] = struct{}{}
+	}
+	st.pending--
+	c.dropIfIdle(uk, st)
+}
+
+func (c *Cache) ttlFor(r pool.Result) time.Duration {
+	switch {
+	case r.Err != nil:
+		return 0
+	case r.OK:
+		return c.ttl
+	}
+	return c.negTTL
+}
+
+// change drops the user's entries, forwards req, and drops them again when
+// its answer, whatever it is, arrives.
+func (c *Cache) change(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
+	uk := c.key.user(req.User, req.Server)
+	c.mu.Lock()
+	st := c.userLocked(uk)
+	st.pending++
+	c.invalidateLocked(st)
+	c.mu.Unlock()
+
+	res, err := c.next.Submit(ctx, req)
+	if err != nil {
+		c.finishChange(uk)
+		return nil, err
+	}
+	out := make(chan pool.Result, 1)
+	go func() {
+		r := <-res
+		c.finishChange(uk)
+		out <- r
+	}()
+	return out, nil
+}
+
+func (c *Cache) finishChange(uk digest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.users[uk] // kept by st.pending
+	c.invalidateLocked(st)
+	st.pending--
+	c.dropIfIdle(uk, st)
+}
+
+func answered(r pool.Result) <-chan pool.Result {
+	ch := make(chan pool.Result, 1)
+	ch <- r
+	return ch
+}

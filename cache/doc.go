@@ -1,0 +1,83 @@
+// Package cache keeps recent auth and isuser answers so that a repeated
+// question is answered without asking a helper. It sits between the
+// daemon's listeners and the pool: it wraps anything with the pool's Submit
+// method and has that method itself.
+//
+// # What is cached
+//
+// Only answers to auth and isuser, and only real answers: a yes is kept for
+// Config.TTL, a no for Config.NegativeTTL, and a zero TTL keeps none of that
+// kind. Errors (timeouts, crashed helpers, a full queue, refused requests)
+// are never kept, so a failure is always asked again. With both TTLs zero
+// the cache passes every request through untouched; the daemon wraps the
+// pool only when one is set. The number of entries is bounded
+// (Config.MaxEntries); past it the least recently used entry goes. An
+// expired entry is never served.
+//
+// A TTL is also the longest time the cache can be wrong: a password changed
+// behind authpool's back (in the helper's database, by an administrator)
+// keeps its old answer until the entry expires.
+//
+// # Why an HMAC, and why a key that dies with the process
+//
+// An entry is found by HMAC-SHA256(key, op, user, server, password), each
+// field length-prefixed so that no two requests share an encoding
+// ("a:b"+"c" and "a"+"b:c" differ). The entry holds the answer, its expiry
+// and the HMAC of user@server; it holds no user name, no server name, no
+// password and nothing from which they can be computed. The cache exists to
+// keep answers in memory for minutes, which is exactly what a core dump, a
+// heap profile, swap or a debugger would read; none of them must turn into a
+// list of passwords.
+//
+// A plain hash would not do: users' passwords are guessable, and a table of
+// SHA-256 values of likely passwords would read them back. The HMAC key is
+// 32 bytes from crypto/rand, made by New and never written anywhere, so a
+// digest means nothing outside the process that made it. A restart forgets
+// every entry, which costs only a few helper calls, and no cache content
+// can outlive the process or be carried to another machine. What the key
+// cannot do: whoever holds a complete image of the running process has the
+// key too and can test guesses against it offline, at SHA-256 speed. Such an
+// image also holds the passwords of the requests in flight at that moment,
+// as the rest of the daemon must; the cache adds no stored passwords to it.
+// A slow password hash would make guesses costly but every lookup as slow
+// as the helper the cache is meant to spare.
+//
+// # Invalidation, and why generation counters
+//
+// A setpass, tryregister, removeuser or removeuser3 that passes through the
+// cache drops every entry of its user@server (found through a second index,
+// from HMAC(user, server) under the same key with a different domain
+// prefix) before it is forwarded, and again when its answer arrives. The
+// second drop removes what was stored while the change was with a helper.
+//
+// Dropping is not enough against an answer already on its way: an auth
+// with the old password, asked just before the setpass, can be answered
+// yes by the helper before the change, and arrive after the drop. Storing
+// it would let the old password in for a whole TTL. So each user has a
+// generation, raised by every drop; a miss notes it when it is forwarded
+// and its answer is stored only if it has not changed. An answer that left
+// the helper before the change is thus never stored after it.
+//
+// What the cache cannot see: a change whose caller gave up (its context
+// ended, or the pool timed out) may still be applied by a helper after the
+// cache has dropped the user's entries for the last time; an auth answered
+// in between from the old password can then be kept for up to the TTL. The
+// caller was told the change failed, so the old password is what it
+// expects to still work.
+//
+// Names are compared byte for byte, as the helpers receive them: an XMPP
+// server normalises user names (nodeprep) before it asks, so "Alice" and
+// "alice" never both arrive for the same account.
+//
+// # Goroutines
+//
+// A hit is answered at once on a buffered channel. A miss or a change is
+// forwarded to Config.Next, and one goroutine per request waits for Next's
+// result, updates the cache and delivers the result on a buffered channel,
+// so a caller that stops listening strands nothing. That goroutine ends when
+// Next's result arrives: it relies on Next's contract that the channel
+// receives exactly one Result, which *pool.Pool honours no later than the
+// request's context ends or the pool's own timeouts (QueueTimeout, then
+// Timeout and StartTimeout) expire, and on pool shutdown. The cache itself
+// has no goroutine and nothing to close.
+package cache

@@ -1,0 +1,56 @@
+package cache_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/authpool/authpool/cache"
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/pool"
+)
+
+// The cache in front of a pool of the sample helper, as authpool serve
+// wires it when --cache-ttl is set: the second login is answered without
+// the helper, and a setpass through the cache forgets the old password.
+func Example() {
+	p, err := pool.New(pool.Config{Command: []string{"../testscripts/sample.py"}})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	c, err := cache.New(cache.Config{Next: p, TTL: time.Minute, NegativeTTL: 10 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+
+	ask := func(op framing.Op, password string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := c.Submit(ctx, framing.Request{Op: op, User: "alice", Server: "example.com", Password: password})
+		if err != nil {
+			panic(err)
+		}
+		r := <-res
+		if r.Err != nil {
+			panic(r.Err)
+		}
+		return r.OK
+	}
+	fmt.Println(ask(framing.OpAuth, "wonderland"))
+	fmt.Println(ask(framing.OpAuth, "wonderland"))
+	fmt.Printf("%+v\n", c.Stats())
+
+	fmt.Println(ask(framing.OpSetPass, "looking-glass"))
+	fmt.Println(ask(framing.OpAuth, "wonderland"))
+	fmt.Println(ask(framing.OpAuth, "looking-glass"))
+	fmt.Printf("%+v\n", c.Stats())
+	// Output:
+	// true
+	// true
+	// {Hits:1 Misses:1 Entries:1 Evictions:0 Invalidations:0}
+	// true
+	// false
+	// true
+	// {Hits:1 Misses:3 Entries:2 Evictions:0 Invalidations:1}
+}
