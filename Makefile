@@ -19,6 +19,22 @@ vet:
 test: vet
 	$(GO) test -race -count=1 ./...
 
+# Every fuzz target for FUZZTIME each, one after another (go test -fuzz
+# takes one target at a time). Seed corpora: <pkg>/testdata/fuzz/<target>/,
+# which make test runs too; an input that fails is written there.
+FUZZTIME ?= 10s
+.PHONY: fuzz
+fuzz:
+	$(GO) test -run=^$$ -fuzz=^FuzzParseRequest$$ -fuzztime=$(FUZZTIME) ./framing
+	$(GO) test -run=^$$ -fuzz=^FuzzRequest$$ -fuzztime=$(FUZZTIME) ./framing
+	$(GO) test -run=^$$ -fuzz=^FuzzAnswerDecoder$$ -fuzztime=$(FUZZTIME) ./framing
+	$(GO) test -run=^$$ -fuzz=^FuzzReadFrame$$ -fuzztime=$(FUZZTIME) ./framing
+	$(GO) test -run=^$$ -fuzz=^FuzzReadLine$$ -fuzztime=$(FUZZTIME) ./framing
+	$(GO) test -run=^$$ -fuzz=^FuzzNative$$ -fuzztime=$(FUZZTIME) ./framing
+	$(GO) test -run=^$$ -fuzz=^FuzzCodec$$ -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=^$$ -fuzz=^FuzzHTTPHandler$$ -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=^$$ -fuzz=^FuzzCommandLine$$ -fuzztime=$(FUZZTIME) ./cmd/authpool
+
 # The daemon on the bundled demo helper and its demo users, no configuration.
 run: build
 	@echo "Demo users: testscripts/demo-users.txt (alice@example.com / wonderland, bob@example.com / builder, ...)"

@@ -3,9 +3,12 @@ package client
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,6 +135,34 @@ func (c *Client) Do(ctx context.Context, req framing.Request) (bool, error) {
 	}
 }
 
+// Status asks the daemon for its status report: one JSON object, as
+// "authpool status --json" prints it.
+func (c *Client) Status(ctx context.Context) (json.RawMessage, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
+	s, err := c.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := strconv.FormatUint(c.nextID.Add(1), 10)
+	r, err := s.exchange(ctx, id, []byte(id+" status\n"))
+	if err != nil {
+		if !errors.As(err, new(ctxError)) {
+			c.drop(s)
+			err = fmt.Errorf("%w: %w", ErrConnection, err)
+		}
+		return nil, err
+	}
+	body, ok := strings.CutPrefix(r.raw, "status ")
+	if !ok {
+		return nil, fmt.Errorf("%w: the daemon does not report status", ErrConnection)
+	}
+	return json.RawMessage(body), nil
+}
+
 // session returns the live connection, making one if needed.
 func (c *Client) session(ctx context.Context) (*session, error) {
 	c.mu.Lock()
@@ -184,13 +215,13 @@ type session struct {
 	wmu sync.Mutex // serializes writes
 
 	mu      sync.Mutex
-	pending map[string]chan framing.NativeAnswer
+	pending map[string]chan reply
 	dead    error // why the session ended; nil while alive
 	done    chan struct{}
 }
 
 func newSession(nc net.Conn) *session {
-	s := &session{nc: nc, pending: make(map[string]chan framing.NativeAnswer), done: make(chan struct{})}
+	s := &session{nc: nc, pending: make(map[string]chan reply), done: make(chan struct{})}
 	go s.readLoop()
 	return s
 }
@@ -208,12 +239,49 @@ func (s *session) do(ctx context.Context, id uint64, req framing.Request) (yes, 
 	if err != nil {
 		return false, false, err
 	}
-	key := fmt.Sprint(id)
-	ch := make(chan framing.NativeAnswer, 1)
+	r, err := s.exchange(ctx, strconv.FormatUint(id, 10), line)
+	var ce ctxError
+	switch {
+	case errors.As(err, &ce):
+		return false, true, ce.error
+	case errors.Is(err, errNotSent):
+		return false, false, errBroken
+	case err != nil:
+		return false, true, fmt.Errorf("%w: %w", errBroken, err)
+	}
+	a := r.answer
+	if a.Kind == "" {
+		return a.Yes, true, nil
+	}
+	base, known := kindErrors[a.Kind]
+	if !known {
+		base = fmt.Errorf("daemon error %q", a.Kind)
+	}
+	if a.Message != "" {
+		return false, true, fmt.Errorf("%w (daemon: %s)", base, a.Message)
+	}
+	return false, true, base
+}
+
+// reply is one answer line: parsed, and raw (after the id) for status.
+type reply struct {
+	answer framing.NativeAnswer
+	raw    string
+}
+
+// errNotSent marks a connection that broke before the request was written.
+var errNotSent = errors.New("not sent")
+
+// exchange writes line, whose id is key, and waits for the answer with that
+// id. A broken connection is an error wrapping errBroken (and errNotSent if
+// nothing was written); the context's end is returned as an error that
+// does not.
+func (s *session) exchange(ctx context.Context, key string, line []byte) (reply, error) {
+	ch := make(chan reply, 1)
 	s.mu.Lock()
 	if s.dead != nil {
 		s.mu.Unlock()
-		return false, false, errBroken
+		return reply{}, errNotSent
 	}
 	s.pending[key] = ch
 	s.mu.Unlock()
@@ -231,31 +299,30 @@ func (s *session) do(ctx context.Context, id uint64, req framing.Request) (yes, 
 	if werr != nil {
 		// A partial write leaves the stream unusable.
 		s.close(werr)
-		return false, n > 0, errBroken
+		if n == 0 {
+			return reply{}, errNotSent
+		}
+		return reply{}, werr
 	}
 	select {
-	case a, ok := <-ch:
+	case r, ok := <-ch:
 		if !ok {
-			return false, true, errBroken
+			return reply{}, errors.New("connection lost before the answer")
 		}
-		if a.Kind == "" {
-			return a.Yes, true, nil
-		}
-		base, known := kindErrors[a.Kind]
-		if !known {
-			base = fmt.Errorf("daemon error %q", a.Kind)
-		}
-		if a.Message != "" {
-			return false, true, fmt.Errorf("%w (daemon: %s)", base, a.Message)
-		}
-		return false, true, base
+		return r, nil
 	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return false, true, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		err := ctx.Err()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
-		return false, true, ctx.Err()
+		return reply{}, ctxError{err}
 	}
 }
+
+// ctxError is the caller's context ending: not a broken connection.
+type ctxError struct{ error }
+
+func (e ctxError) Unwrap() error { return e.error }
 
 func (s *session) readLoop() {
 	defer close(s.done)
@@ -266,17 +333,20 @@ func (s *session) readLoop() {
 			s.close(err)
 			return
 		}
-		a, err := framing.ParseNativeAnswer(line)
-		if err != nil {
+		var r reply
+		id, rest, _ := strings.Cut(string(line), " ")
+		if raw, ok := strings.CutPrefix(rest, "status "); ok {
+			r.raw = "status " + raw
+		} else if r.answer, err = framing.ParseNativeAnswer(line); err != nil {
 			s.close(err) // not a daemon we understand
 			return
 		}
 		s.mu.Lock()
-		ch := s.pending[a.ID]
-		delete(s.pending, a.ID)
+		ch := s.pending[id]
+		delete(s.pending, id)
 		s.mu.Unlock()
 		if ch != nil {
-			ch <- a
+			ch <- r
 		}
 	}
 }

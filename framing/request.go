@@ -214,7 +214,10 @@ func (r Request) String() string {
 }
 
 // Format makes every fmt verb, %#v and %+v included, print String, so no
-// formatting path can reveal the password.
+// formatting path can reveal the password. The one exception is fmt's own:
+// for the invalid verbs %p (on a value) and %w (outside fmt.Errorf), fmt
+// prints the struct raw without calling any method. go vet reports both;
+// keep it in the build.
 func (r Request) Format(f fmt.State, _ rune) { fmt.Fprint(f, r.String()) }
 
 // LogValue makes slog log r as a group without the password.

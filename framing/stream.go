@@ -34,7 +34,8 @@ func ReadLine(br *bufio.Reader) ([]byte, error) {
 				_, err = br.ReadSlice('\n')
 			}
 			if err != nil {
-				return nil, err
+				// Unfinished like any other line: its start says so.
+				return start, err
 			}
 			return start, ErrLineTooLong
 		}

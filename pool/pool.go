@@ -408,3 +408,6 @@ func retryable(err error, req framing.Request, attempt int) bool {
 
 // Processes returns the configured number of helpers.
 func (p *Pool) Processes() int { return p.conf().Processes }
+
+// Mode returns the pool's mode.
+func (p *Pool) Mode() Mode { return p.cfg.Mode }

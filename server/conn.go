@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -44,9 +45,10 @@ type conn struct {
 
 // call is a request read, and where its answer will come.
 type call struct {
-	id  []byte          // native request id; nil for ordered answers
-	req framing.Request // zero when refused before parsing
-	res <-chan pool.Result
+	id     []byte          // native request id; nil for ordered answers
+	req    framing.Request // zero when refused before parsing
+	res    <-chan pool.Result
+	status []byte // the answer to a native status request
 }
 
 func newConn(s *Server, nc net.Conn, cd codec) *conn {
@@ -103,9 +105,13 @@ func (c *conn) readLoop() {
 			return
 		}
 		cl := call{id: id}
-		if err != nil {
+		switch {
+		case err != nil:
 			cl.res = failed(err)
-		} else {
+		case id != nil && string(payload) == "status":
+			cl.status = c.status()
+			cl.res = answered()
+		default:
 			cl.req, cl.res = c.submit(payload)
 		}
 		if id == nil {
@@ -133,6 +139,24 @@ func (c *conn) submit(payload []byte) (framing.Request, <-chan pool.Result) {
 		return req, failed(err)
 	}
 	return req, res
+}
+
+// status renders Config.Status as one line of JSON.
+func (c *conn) status() []byte {
+	if c.s.cfg.Status == nil {
+		return []byte(`{"error":"no status"}`)
+	}
+	b, err := json.Marshal(c.s.cfg.Status())
+	if err != nil {
+		return []byte(`{"error":"status failed"}`)
+	}
+	return b // json.Marshal never writes a line end
+}
+
+func answered() <-chan pool.Result {
+	ch := make(chan pool.Result, 1)
+	ch <- pool.Result{}
+	return ch
 }
 
 func failed(err error) <-chan pool.Result {
@@ -219,7 +243,11 @@ func (c *conn) finish(cl call, r pool.Result, more, native bool) {
 	if c.broken {
 		return
 	}
-	c.bw.Write(c.cd.appendAnswer(nil, cl.id, r))
+	if cl.status != nil {
+		c.bw.Write(append(append(append(cl.id, " status "...), cl.status...), '\n'))
+	} else {
+		c.bw.Write(c.cd.appendAnswer(nil, cl.id, r))
+	}
 	if more || c.ready.Load() > 0 {
 		return
 	}

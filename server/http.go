@@ -158,7 +158,12 @@ func (h *httpHandler) authorized(r *http.Request) bool {
 // must appear at most once: two "pass" values could be read differently by
 // a proxy and by authpool.
 func (h *httpHandler) params(r *http.Request) (url.Values, error) {
-	v := r.URL.Query()
+	// url.Values.Query drops pairs it cannot parse; a request that has
+	// them is refused instead, as a malformed body is.
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
 	if r.Method == http.MethodPost {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxForm+1))
 		if err != nil || len(body) > maxForm {

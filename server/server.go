@@ -45,6 +45,9 @@ type Config struct {
 	// server's listeners; more are closed as soon as they are accepted, and
 	// logged. Zero means 1024.
 	MaxConnections int
+	// Status, when set, answers the native "ID status" request with its
+	// value as one line of JSON (authpool status uses it).
+	Status func() any
 	// AllowUIDs and AllowGIDs, when either is set, admit only Unix socket
 	// peers whose uid, or primary gid, is listed (checked with SO_PEERCRED
 	// on every connection); others are closed at once and logged. Empty

@@ -162,7 +162,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		f.conns = min(f.concurrency, 16)
 	}
 
-	log, err := newLogger(f.logLevel, "text", stderr)
+	log, _, err := newLogger(f.logLevel, "text", stderr)
 	if err != nil {
 		return fail(err)
 	}

@@ -44,7 +44,7 @@ flags:
 		fmt.Fprintf(stderr, "authpool connect: --protocol: %v\n", err)
 		return 2
 	}
-	log, err := newLogger(*logLevel, "text", stderr)
+	log, _, err := newLogger(*logLevel, "text", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "authpool connect: %v\n", err)
 		return 2

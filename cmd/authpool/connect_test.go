@@ -129,12 +129,13 @@ func TestConnectDaemonGone(t *testing.T) {
 	if got := b.read(4); got != "0\n0\n" {
 		t.Fatalf("answers %q", got)
 	}
-	// It comes up: answers resume on the same bridge.
+	// It comes up: answers resume on the same bridge (the first may still
+	// miss the short timeout while the helper starts on a loaded machine).
 	startDaemonOn(t, socket, "--", scripts(t, "sample.py"))
-	b.in.Write([]byte("auth:alice:example.com:wonderland\n"))
-	if got := b.read(2); got != "1\n" {
-		t.Fatalf("answer %q after the daemon came up", got)
-	}
+	within(t, "answers to resume", func() bool {
+		b.in.Write([]byte("auth:alice:example.com:wonderland\n"))
+		return b.read(2) == "1\n"
+	})
 	if !strings.Contains(b.errs.String(), "unreachable") {
 		t.Errorf("unreachable daemon not logged: %s", b.errs.String())
 	}

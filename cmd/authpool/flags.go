@@ -22,7 +22,9 @@ import (
 // serveFlags are authpool serve's settings. Names follow Prosody's
 // external_auth_* options where there is one (see README.md).
 type serveFlags struct {
+	config         string
 	command        string
+	commandArgs    []string // from a config file's command array
 	protocol       string
 	mode           string
 	processes      int
@@ -46,12 +48,17 @@ type serveFlags struct {
 	http           string
 	httpCreds      string
 	httpCredsFile  string
+	metrics        string
+	cacheTTL       time.Duration
+	negCacheTTL    time.Duration
+	cacheSize      int
 	logLevel       string
 	logFormat      string
 	shutdown       time.Duration
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "TOML file whose keys are these flags' names; flags given here win; re-read on SIGHUP")
 	fs.StringVar(&f.command, "command", "", "helper command line, split like a shell would (quotes honoured, nothing expanded, no shell run); or give it after --")
 	fs.StringVar(&f.protocol, "protocol", "generic", "helper protocol: generic (Prosody) or ejabberd (length-prefixed)")
 	fs.StringVar(&f.mode, "mode", "blocking", "blocking (callers wait for a free helper) or nonblocking (bounded queue, fails fast when full)")
@@ -91,6 +98,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.http, "http", "", "also serve an HTTP API compatible with Prosody's mod_auth_http on HOST:PORT (loopback only) or unix:/PATH")
 	fs.StringVar(&f.httpCreds, "http-credentials", "", "require HTTP Basic auth with USER:PASSWORD (Prosody's http_auth_credentials); visible in ps, prefer --http-credentials-file")
 	fs.StringVar(&f.httpCredsFile, "http-credentials-file", "", "read USER:PASSWORD for HTTP Basic auth from this file")
+	fs.StringVar(&f.metrics, "metrics", "", "serve /metrics (Prometheus), /healthz and /status on HOST:PORT (loopback only) or unix:/PATH; --http serves them too")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", 0, "keep yes answers to auth and isuser this long (0: not cached); keyed by an HMAC, never the password")
+	fs.DurationVar(&f.negCacheTTL, "negative-cache-ttl", 0, "keep no answers this long (0: not cached)")
+	fs.IntVar(&f.cacheSize, "cache-size", 10000, "most answers cached")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
@@ -101,8 +112,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 func (f *serveFlags) poolConfig(rest []string, log *slog.Logger) (pool.Config, error) {
 	var cfg pool.Config
 	switch {
-	case f.command != "" && len(rest) > 0:
+	case (f.command != "" || len(f.commandArgs) > 0) && len(rest) > 0:
 		return cfg, errors.New("give the helper command with --command or after --, not both")
+	case len(f.commandArgs) > 0:
+		cfg.Command = f.commandArgs
 	case f.command != "":
 		args, err := shellquote.Split(f.command)
 		if err != nil {
@@ -155,19 +168,31 @@ func (f *serveFlags) poolConfig(rest []string, log *slog.Logger) (pool.Config, e
 	return cfg, nil
 }
 
-func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+// newLogger returns a logger writing to w, and the level it logs at, which
+// a reload may change.
+func newLogger(level, format string, w io.Writer) (*slog.Logger, *slog.LevelVar, error) {
+	lv, err := parseLevel(level)
+	if err != nil {
+		return nil, nil, err
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	var v slog.LevelVar
+	v.Set(lv)
+	opts := &slog.HandlerOptions{Level: &v}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), &v, nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), &v, nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return lv, nil
 }
 
 // httpCredentials returns the HTTP Basic credentials the flags give, if

@@ -4,6 +4,8 @@
 //	authpool serve [flags] [-- COMMAND ARGS...]
 //	authpool check [flags] auth|isuser|setpass USER SERVER
 //	authpool connect [flags]
+//	authpool status [flags]
+//	authpool bench [flags] [-- COMMAND ARGS...]
 package main
 
 import (
@@ -22,6 +24,7 @@ const usage = `usage:
   authpool check [flags] OP USER SERVER         ask a running daemon (password on stdin)
   authpool bench [flags] [-- COMMAND ARGS...]   load-test a helper, a daemon or an HTTP API
   authpool connect [flags]                      bridge a helper protocol on stdio to the daemon
+  authpool status [flags]                       a running daemon's helpers, queue and totals
 
 Run "authpool serve -h" or "authpool check -h" for the flags.
 `
@@ -41,6 +44,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "connect":
 		return connect(ctx, args[1:], stdin, stdout, stderr)
+	case "status":
+		return status(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

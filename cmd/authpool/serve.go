@@ -12,34 +12,58 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/authpool/authpool/cache"
+	"github.com/authpool/authpool/metrics"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/server"
 )
 
-func serve(ctx context.Context, args []string, stderr io.Writer) int {
+// parseServeFlags parses authpool serve's command line and, with --config,
+// its file. It is done again, from scratch, on every reload.
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var f serveFlags
+	f := &serveFlags{}
 	f.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: authpool serve [flags] [-- COMMAND ARGS...]\n\nRun auth helpers and serve them on a Unix socket.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+		return nil, nil, err
+	}
+	if f.config != "" {
+		if err := loadConfigFile(f.config, fs, f); err != nil {
+			return nil, nil, configError{err}
 		}
-		return 2
+	}
+	return f, fs, nil
+}
+
+// configError is a config file that does not load.
+type configError struct{ error }
+
+func serve(ctx context.Context, args []string, stderr io.Writer) int {
+	started := time.Now()
+	f, fs, err := parseServeFlags(args, stderr)
+	var cfgErr configError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &cfgErr):
+		fmt.Fprintf(stderr, "authpool serve: %v\n", err)
+		return 1
+	case err != nil:
+		return 2 // flag printed it, with the usage
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "authpool serve: %v\n", err)
 		return 1
 	}
-	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	log, level, err := newLogger(f.logLevel, f.logFormat, stderr)
 	if err != nil {
 		return fail(err)
 	}
@@ -51,11 +75,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	m := metrics.New()
+	cfg.Observer = m
 
 	// Listeners first: ListenUnix sets the umask for an instant, and no
 	// helper may be forked meanwhile. A live daemon on a path stops us here,
 	// before any helper starts.
-	ls, err := f.listen()
+	ls, err := f.listen(log)
 	if err != nil {
 		return fail(err)
 	}
@@ -64,79 +90,120 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		ls.close()
 		return fail(err)
 	}
+	m.Watch(p.Stats)
+	var submitter server.Submitter = p
+	var answers *cache.Cache
+	if f.cacheTTL > 0 || f.negCacheTTL > 0 {
+		answers, err = cache.New(cache.Config{Next: p, TTL: f.cacheTTL, NegativeTTL: f.negCacheTTL, MaxEntries: f.cacheSize})
+		if err != nil {
+			ls.close()
+			p.Close()
+			return fail(err)
+		}
+		submitter = answers
+		m.Register(cacheCollector(answers))
+	}
+	status := func() any { return newStatus(started, p, answers) }
 	clientTimeout := f.clientTimeout
 	if clientTimeout == 0 {
 		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
 	}
 	srv, err := server.New(server.Config{
-		Pool:           p,
+		Pool:           submitter,
 		Logger:         log,
 		AllowUIDs:      f.allowUIDs.ids,
 		AllowGIDs:      f.allowGIDs.ids,
 		ClientTimeout:  clientTimeout,
 		MaxConnections: f.maxConns,
+		Status:         status,
 	})
 	if err != nil {
 		ls.close()
 		p.Close()
 		return fail(err)
 	}
-	var httpSrv *http.Server
+	ops := opsHandler(m, p, status)
+	type httpServer struct {
+		*http.Server
+		l net.Listener
+	}
+	var httpSrvs []httpServer
+	newHTTP := func(h http.Handler, l net.Listener) {
+		s := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      2*cfg.Timeout + cfg.StartTimeout + 5*time.Second,
+			IdleTimeout:       time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		httpSrvs = append(httpSrvs, httpServer{s, l})
+	}
 	if ls.http != nil {
-		h, err := server.NewHTTPHandler(server.HTTPConfig{Pool: p, Protocol: cfg.Protocol, Credentials: creds, Logger: log})
+		api, err := server.NewHTTPHandler(server.HTTPConfig{Pool: submitter, Protocol: cfg.Protocol, Credentials: creds, Logger: log})
 		if err != nil {
 			ls.close()
 			p.Close()
 			return fail(err)
 		}
-		httpSrv = &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      2*cfg.Timeout + 5*time.Second,
-			IdleTimeout:       time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
+		newHTTP(withOps(api, ops, creds), ls.http)
+	}
+	if ls.metrics != nil {
+		newHTTP(ops, ls.metrics)
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	// Each listener's serve loop reports here when it ends; only a failure
 	// ends one before shutdown.
-	ended := make(chan error, 3)
+	ended := make(chan error, 4)
 	running := 1
 	go func() { ended <- srv.Serve(ls.main) }()
 	if ls.ejabberd != nil {
 		running++
 		go func() { ended <- srv.ServeEjabberd(ls.ejabberd) }()
 	}
-	if httpSrv != nil {
+	for _, hs := range httpSrvs {
 		running++
-		go func() { ended <- httpSrv.Serve(ls.http) }()
-		log.Info("http listening", "addr", ls.http.Addr().String())
+		go func() { ended <- hs.Serve(hs.l) }()
+		log.Info("http listening", "addr", hs.l.Addr().String())
 	}
 	abs, _ := filepath.Abs(f.socket)
 	log.Info("authpool serving", "socket", abs, "helper", cfg.Command[0],
 		"processes", cfg.Processes, "protocol", cfg.Protocol, "mode", cfg.Mode,
 		"transport", cfg.Transport, "timeout", cfg.Timeout)
+	readyDone := notifyReadyWhenUp(ctx, p, cfg, log)
 
 	code := 0
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "cause", context.Cause(ctx))
-	case err := <-ended:
-		running--
-		log.Error("serving failed", "err", err)
-		code = 1
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down", "cause", context.Cause(ctx))
+			break loop
+		case <-hup:
+			reload(args, stderr, f, p, level, log)
+		case err := <-ended:
+			running--
+			log.Error("serving failed", "err", err)
+			code = 1
+			break loop
+		}
 	}
 	stop()
+	notifyStopping(log)
+	<-readyDone
 
 	// One deadline for everything: answer what was read, let the helpers
 	// finish, then kill what is left.
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdown)
 	defer cancel()
-	if httpSrv != nil {
-		if err := httpSrv.Shutdown(sctx); err != nil {
+	for _, hs := range httpSrvs {
+		if err := hs.Shutdown(sctx); err != nil {
 			log.Warn("http requests cut short", "err", err)
 		}
 	}
@@ -151,67 +218,4 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return code
-}
-
-// listeners are the daemon's open listeners.
-type listeners struct {
-	main, ejabberd, http net.Listener
-}
-
-func (ls *listeners) close() {
-	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http} {
-		if l != nil {
-			l.Close()
-		}
-	}
-}
-
-// listen opens every listener the flags ask for, or none.
-func (f *serveFlags) listen() (*listeners, error) {
-	gid := -1
-	if f.sockGroup != "" {
-		var err error
-		if gid, err = lookupGID(f.sockGroup); err != nil {
-			return nil, fmt.Errorf("--socket-group %q: %w", f.sockGroup, err)
-		}
-	}
-	mode := os.FileMode(f.sockMode)
-	ls := &listeners{}
-	var err error
-	// The main socket last: clients (and tests) take it accepting as the
-	// sign that the daemon is up.
-	if f.ejabberdSocket != "" {
-		if ls.ejabberd, err = server.ListenUnix(f.ejabberdSocket, mode, gid); err != nil {
-			return nil, fmt.Errorf("--ejabberd-socket: %w", err)
-		}
-	}
-	if f.http != "" {
-		if ls.http, err = listenHTTP(f.http, mode, gid); err != nil {
-			ls.close()
-			return nil, fmt.Errorf("--http: %w", err)
-		}
-	}
-	if ls.main, err = server.ListenUnix(f.socket, mode, gid); err != nil {
-		ls.close()
-		return nil, err
-	}
-	return ls, nil
-}
-
-// listenHTTP listens on "unix:/path" or on a loopback host:port. The HTTP
-// API carries passwords in clear (mod_auth_http puts them in the query
-// string), so it never listens beyond this machine.
-func listenHTTP(addr string, mode os.FileMode, gid int) (net.Listener, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		return server.ListenUnix(path, mode, gid)
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	if ta, ok := l.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
-		l.Close()
-		return nil, fmt.Errorf("%s is not a loopback address: passwords travel in clear over this API, so it serves only 127.0.0.1, [::1] or a unix: socket", addr)
-	}
-	return l, nil
 }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/coreos/go-systemd/v22/activation"
+
+	"github.com/authpool/authpool/server"
+)
+
+// listeners are the daemon's open listeners.
+type listeners struct {
+	main, ejabberd, http, metrics net.Listener
+}
+
+func (ls *listeners) close() {
+	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+// listen opens every listener the flags ask for, or none. Listeners that
+// systemd hands over (socket activation) are used instead of opening their
+// own; the rest are opened as the flags say.
+func (f *serveFlags) listen(log *slog.Logger) (*listeners, error) {
+	ls, err := activated(log)
+	if err != nil {
+		return nil, err
+	}
+	gid := -1
+	if f.sockGroup != "" {
+		if gid, err = lookupGID(f.sockGroup); err != nil {
+			return nil, fmt.Errorf("--socket-group %q: %w", f.sockGroup, err)
+		}
+	}
+	mode := os.FileMode(f.sockMode)
+	open := func(l *net.Listener, flagName, addr string, listen func() (net.Listener, error)) error {
+		if *l != nil || addr == "" {
+			return nil
+		}
+		nl, err := listen()
+		if err != nil {
+			ls.close()
+			return fmt.Errorf("--%s: %w", flagName, err)
+		}
+		*l = nl
+		return nil
+	}
+	// The main socket last: clients (and tests) take it accepting as the
+	// sign that the daemon is up.
+	steps := []struct {
+		l      *net.Listener
+		flag   string
+		addr   string
+		listen func() (net.Listener, error)
+	}{
+		{&ls.ejabberd, "ejabberd-socket", f.ejabberdSocket, func() (net.Listener, error) { return server.ListenUnix(f.ejabberdSocket, mode, gid) }},
+		{&ls.http, "http", f.http, func() (net.Listener, error) { return listenHTTP(f.http, mode, gid) }},
+		{&ls.metrics, "metrics", f.metrics, func() (net.Listener, error) { return listenHTTP(f.metrics, mode, gid) }},
+		{&ls.main, "socket", f.socket, func() (net.Listener, error) { return server.ListenUnix(f.socket, mode, gid) }},
+	}
+	for _, s := range steps {
+		if err := open(s.l, s.flag, s.addr, s.listen); err != nil {
+			return nil, err
+		}
+	}
+	return ls, nil
+}
+
+// activated returns the listeners systemd passed (LISTEN_FDS), sorted by
+// their FileDescriptorName: "ejabberd", "http" and "metrics" are those
+// listeners, anything else (such as the default, the socket unit's name)
+// is the main socket.
+func activated(log *slog.Logger) (*listeners, error) {
+	ls := &listeners{}
+	if os.Getenv("LISTEN_FDS") == "" {
+		return ls, nil
+	}
+	named, err := activation.ListenersWithNames()
+	if err != nil {
+		return nil, fmt.Errorf("socket activation: %w", err)
+	}
+	for name, list := range named {
+		for _, l := range list {
+			slot := &ls.main
+			switch {
+			case strings.Contains(name, "ejabberd"):
+				slot = &ls.ejabberd
+			case strings.Contains(name, "metrics"):
+				slot = &ls.metrics
+			case strings.Contains(name, "http"):
+				slot = &ls.http
+			}
+			if *slot != nil {
+				ls.close()
+				return nil, fmt.Errorf("socket activation: two sockets for %q", name)
+			}
+			*slot = l
+			log.Info("listener from systemd", "name", name, "addr", l.Addr().String())
+		}
+	}
+	return ls, nil
+}
+
+// listenHTTP listens on "unix:/path" or on a loopback host:port. The HTTP
+// API carries passwords in clear (mod_auth_http puts them in the query
+// string), so it never listens beyond this machine.
+func listenHTTP(addr string, mode os.FileMode, gid int) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return server.ListenUnix(path, mode, gid)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if ta, ok := l.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+		l.Close()
+		return nil, fmt.Errorf("%s is not a loopback address: passwords travel in clear over this API, so it serves only 127.0.0.1, [::1] or a unix: socket", addr)
+	}
+	return l, nil
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authpool/authpool/cache"
+	"github.com/authpool/authpool/metrics"
+	"github.com/authpool/authpool/pool"
+)
+
+// opsHandler serves what operators look at: /metrics (Prometheus),
+// /healthz (200 while at least one helper is ready, 503 otherwise) and
+// /status (the pool at a glance, as JSON).
+func opsHandler(m *metrics.Metrics, p *pool.Pool, status func() any) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		for _, h := range p.Stats().Helpers {
+			if h.State == "ready" {
+				w.Write([]byte("ok\n"))
+				return
+			}
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("no helper ready\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(status())
+	})
+	return mux
+}
+
+// withOps puts the operator endpoints in front of the auth API on the --http
+// listener. Credentials, when set, guard /metrics and /status as they guard
+// the API; /healthz stays open for health checkers.
+func withOps(api, ops http.Handler, creds string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			ops.ServeHTTP(w, r)
+		case "/metrics", "/status":
+			if creds != "" {
+				u, pw, ok := r.BasicAuth()
+				if !ok || subtle.ConstantTimeCompare([]byte(u+":"+pw), []byte(creds)) != 1 {
+					w.Header().Set("WWW-Authenticate", `Basic realm="authpool"`)
+					http.Error(w, "unauthorized", http.StatusUnauthorized)
+					return
+				}
+			}
+			ops.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
+}
+
+// statusReport is what "authpool status" shows; its JSON names are the
+// interface.
+type statusReport struct {
+	PID           int            `json:"pid"`
+	UptimeSeconds float64        `json:"uptime_seconds"`
+	Mode          string         `json:"mode"`
+	Helpers       []helperStatus `json:"helpers"`
+	Queued        int            `json:"queued"`
+	Waiting       int            `json:"waiting"`
+	InFlight      int            `json:"in_flight"`
+	Totals        totals         `json:"totals"`
+	Cache         *cacheStatus   `json:"cache,omitempty"`
+}
+
+type cacheStatus struct {
+	Hits          uint64 `json:"hits"`
+	Misses        uint64 `json:"misses"`
+	Entries       int    `json:"entries"`
+	Evictions     uint64 `json:"evictions"`
+	Invalidations uint64 `json:"invalidations"`
+}
+
+type helperStatus struct {
+	Slot          int     `json:"slot"`
+	State         string  `json:"state"`
+	PID           int     `json:"pid,omitempty"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	Served        int64   `json:"served"`
+	Restarts      int     `json:"restarts"`
+}
+
+type totals struct {
+	Requests       uint64 `json:"requests"`
+	BadRequests    uint64 `json:"bad_requests"`
+	Overloaded     uint64 `json:"overloaded"`
+	Spawns         uint64 `json:"spawns"`
+	SpawnFailures  uint64 `json:"spawn_failures"`
+	Exits          uint64 `json:"exits"`
+	Timeouts       uint64 `json:"timeouts"`
+	ProtocolErrors uint64 `json:"protocol_errors"`
+	Recycles       uint64 `json:"recycles"`
+}
+
+func newStatus(started time.Time, p *pool.Pool, c *cache.Cache) any {
+	st := p.Stats()
+	r := statusReport{
+		PID:           os.Getpid(),
+		UptimeSeconds: float64(time.Since(started).Milliseconds()) / 1000,
+		Mode:          p.Mode().String(),
+		Queued:        st.Queued,
+		Waiting:       st.Waiting,
+		InFlight:      st.InFlight,
+		Totals: totals{st.Requests, st.BadRequests, st.Overloaded, st.Spawns, st.SpawnFailures,
+			st.Exits, st.Timeouts, st.ProtocolErrors, st.Recycles},
+	}
+	for _, h := range st.Helpers {
+		r.Helpers = append(r.Helpers, helperStatus{h.Slot, h.State, h.PID, float64(h.Uptime.Milliseconds()) / 1000, h.Served, h.Restarts})
+	}
+	if c != nil {
+		cs := c.Stats()
+		r.Cache = &cacheStatus{cs.Hits, cs.Misses, cs.Entries, cs.Evictions, cs.Invalidations}
+	}
+	return r
+}
+
+// cacheCollector exposes the cache's counters.
+func cacheCollector(c *cache.Cache) prometheus.Collector {
+	return &cacheStats{c: c}
+}
+
+type cacheStats struct{ c *cache.Cache }
+
+var (
+	cacheHitsDesc    = prometheus.NewDesc("authpool_cache_hits_total", "Requests answered from the cache.", nil, nil)
+	cacheMissesDesc  = prometheus.NewDesc("authpool_cache_misses_total", "Cacheable requests that asked a helper.", nil, nil)
+	cacheEntriesDesc = prometheus.NewDesc("authpool_cache_entries", "Answers in the cache.", nil, nil)
+)
+
+func (s *cacheStats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- cacheHitsDesc
+	ch <- cacheMissesDesc
+	ch <- cacheEntriesDesc
+}
+
+func (s *cacheStats) Collect(ch chan<- prometheus.Metric) {
+	st := s.c.Stats()
+	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(st.Hits))
+	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(st.Misses))
+	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(st.Entries))
+}

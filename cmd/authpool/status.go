@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/authpool/authpool/client"
+)
+
+// status prints a running daemon's status report, from its socket (native
+// protocol) or its HTTP listener.
+func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("socket", defaultSocket(), "the daemon's Unix socket")
+	httpURL := fs.String("http", "", "ask the HTTP listener at this URL (http://127.0.0.1:PORT) instead of the socket")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	timeout := fs.Duration("timeout", 10*time.Second, "longest wait for the report")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	raw, err := fetchStatus(ctx, *socket, *httpURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "authpool status: %v\n", err)
+		return 2
+	}
+	if *asJSON {
+		fmt.Fprintf(stdout, "%s\n", strings.TrimSpace(string(raw)))
+		return 0
+	}
+	var r statusReport
+	if err := json.Unmarshal(raw, &r); err != nil {
+		fmt.Fprintf(stderr, "authpool status: unreadable report: %v\n", err)
+		return 2
+	}
+	printStatus(stdout, r)
+	return 0
+}
+
+func fetchStatus(ctx context.Context, socket, httpURL string) ([]byte, error) {
+	if httpURL == "" {
+		c, err := client.New(client.Config{Socket: socket})
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return c.Status(ctx)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(httpURL, "/")+"/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
+}
+
+func printStatus(w io.Writer, r statusReport) {
+	up := time.Duration(r.UptimeSeconds * float64(time.Second)).Round(time.Second)
+	fmt.Fprintf(w, "authpool pid %d, up %s, %s mode; %d in flight, %d queued, %d waiting\n\n",
+		r.PID, up, r.Mode, r.InFlight, r.Queued, r.Waiting)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLOT\tSTATE\tPID\tUPTIME\tSERVED\tRESTARTS")
+	for _, h := range r.Helpers {
+		pid := "-"
+		if h.PID != 0 {
+			pid = fmt.Sprint(h.PID)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\n", h.Slot, h.State, pid,
+			time.Duration(h.UptimeSeconds*float64(time.Second)).Round(time.Second), h.Served, h.Restarts)
+	}
+	tw.Flush()
+	t := r.Totals
+	fmt.Fprintf(w, "\nrequests %d (bad %d, overloaded %d); helpers started %d (failed %d), exited %d, timed out %d, protocol errors %d, recycled %d\n",
+		t.Requests, t.BadRequests, t.Overloaded, t.Spawns, t.SpawnFailures, t.Exits, t.Timeouts, t.ProtocolErrors, t.Recycles)
+	if c := r.Cache; c != nil {
+		fmt.Fprintf(w, "cache: %d hits, %d misses, %d entries, %d evicted, %d invalidated\n",
+			c.Hits, c.Misses, c.Entries, c.Evictions, c.Invalidations)
+	}
+}
