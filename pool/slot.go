@@ -177,7 +177,7 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 	switch h.reason {
 	case "quit":
 	case "recycle", "reload", "pool shrunk":
-		log.Info("helper recycled", "pid", h.proc.Pid(), "served", h.served.Load(), "age", time.Since(h.started).Round(time.Millisecond))
+		log.Info("helper recycled", "pid", h.proc.Pid(), "reason", h.reason, "served", h.served.Load(), "age", time.Since(h.started).Round(time.Millisecond))
 	default:
 		log.Warn("helper replaced", "pid", h.proc.Pid(), "reason", h.reason)
 	}

@@ -86,13 +86,21 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 // startDaemonOn is startDaemon on a given socket path.
 func startDaemonOn(t *testing.T, socket string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, socket: socket, logs: &syncBuffer{}, done: make(chan error, 1)}
+	full := append([]string{"serve", "--socket", socket, "--log-level", "debug"}, args...)
+	cmd := exec.Command(os.Args[0], full...)
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	return startDaemonCmd(t, cmd, socket)
+}
+
+// startDaemonCmd starts a prepared daemon command whose clients connect to
+// socket, and waits until it accepts connections. The daemon is stopped at
+// cleanup.
+func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, cmd: cmd, socket: socket, logs: &syncBuffer{}, done: make(chan error, 1)}
 	allLogs.Lock()
 	allLogs.bufs = append(allLogs.bufs, d.logs)
 	allLogs.Unlock()
-	full := append([]string{"serve", "--socket", d.socket, "--log-level", "debug"}, args...)
-	d.cmd = exec.Command(os.Args[0], full...)
-	d.cmd.Env = append(os.Environ(), mainEnv+"=1")
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
