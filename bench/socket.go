@@ -126,6 +126,15 @@ func (t *SocketTarget) Do(ctx context.Context, worker int, req framing.Request) 
 	select {
 	case r := <-call.res:
 		return r.yes, r.err
+	case <-c.done:
+		// The connection died; the writer may have queued this call after
+		// the reader's last drain, so nobody else will answer it.
+		select {
+		case r := <-call.res:
+			return r.yes, r.err
+		default:
+			return false, c.err
+		}
 	case <-ctx.Done():
 		return false, ctx.Err()
 	case <-timer.C:
