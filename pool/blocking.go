@@ -38,6 +38,9 @@ func (p *Pool) checkout(ctx context.Context) (*helper, error) {
 	e := p.waiters.PushBack(w)
 	p.mu.Unlock()
 
+	// Only a caller that has to wait pays for the timer that bounds it.
+	ctx, cancel := p.boundWait(ctx)
+	defer cancel()
 	select {
 	case r := <-w.ch:
 		return r.h, r.err

@@ -108,9 +108,9 @@ func (p *Pool) Do(ctx context.Context, req framing.Request) (bool, error) {
 		return false, ErrClosed
 	}
 	defer p.leave()
-	ctx, cancel := p.boundWait(ctx)
-	defer cancel()
 	if p.cfg.Mode == NonBlocking {
+		ctx, cancel := p.boundWait(ctx)
+		defer cancel()
 		res, err := p.enqueue(ctx, req)
 		if err != nil {
 			return false, err
@@ -152,8 +152,6 @@ func (p *Pool) Submit(ctx context.Context, req framing.Request) (<-chan Result, 
 	}
 	started := p.goTracked(func() {
 		defer p.leave()
-		ctx, cancel := p.boundWait(ctx)
-		defer cancel()
 		yes, err := p.doBlocking(ctx, req)
 		res <- Result{OK: yes, Err: err}
 	})
