@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/internal/testutil"
 	"github.com/authpool/authpool/ptyproc"
 )
 
@@ -493,22 +494,7 @@ func TestHelperStderrRedacted(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // TestSlowStartingHelper: a helper's first request also waits for it to
 // start up, so a slow start is not mistaken for a hang.

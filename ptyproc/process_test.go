@@ -10,12 +10,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 var transports = []Transport{PTY, Pipe}
@@ -108,23 +109,7 @@ func TestMinimalEnvironment(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log output from the stderr goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 func TestStderrIsLoggedApart(t *testing.T) {
 	for _, tr := range transports {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 // The test binary doubles as the authpool binary: with mainEnv set it runs
@@ -52,22 +54,7 @@ type daemon struct {
 	exitErr  error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // allLogs collects every daemon's output in the package, for the check
 // that no password was ever logged.
