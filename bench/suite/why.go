@@ -19,7 +19,7 @@ var whyMissed = map[string]string{
 		"has to wait, no AfterFunc for a context that cannot end, no allocation for the redaction entry.",
 	"pool-pipe": "Why: the same per-request costs as over pty weigh more here, because a pipe round trip is " +
 		"cheaper (the bare loop reaches 4-8× the pty throughput), so the pool's fixed CPU cost per request " +
-		"(an extra read syscall, a timer context, AfterFunc, 15 allocations) is a larger share; on 2 CPUs the " +
+		"(an extra read syscall to catch output written while idle, a context watcher, 12 allocations) is a larger share; on 2 CPUs the " +
 		"bare pipe loop already keeps both CPUs busy, so any CPU the pool spends is throughput lost. " +
 		"Run-to-run spread of the bare pipe loop itself is ±30% on this machine.",
 	"daemon": "Why: over the socket each request costs two more hops (client to daemon and back: a write and a " +
