@@ -8,15 +8,14 @@ package main
 var whyMissed = map[string]string{
 	"pool-pty": "Why: per request the pool does what the bare loop does (set deadlines, write, read) and more: " +
 		"a non-blocking read before each request to catch output the helper wrote while idle (one more syscall; " +
-		"6% of the CPU samples), a timer context per request when the caller's context has no deadline " +
-		"(`boundWait`), a `context.AfterFunc` so a caller who gives up interrupts the read, locked checkout and " +
-		"release, and a password-redaction entry: 15 allocations and about 1 KiB per request " +
+		"6% of the CPU samples), a `context.AfterFunc` so a caller who gives up interrupts the read, locked " +
+		"checkout and release, and a password-redaction entry: 12 allocations and about 750 B per request " +
 		"(`go test -bench Do ./pool`). On two CPUs shared with the helpers, every extra syscall and wake-up is " +
 		"taken from the helpers. The bare loop also pins worker i to helper i, so each pair settles on one CPU " +
 		"(same-CPU round trip ~2 µs, cross-CPU 60-75 µs, NOTES §4); the pool gives the longest-idle helper to " +
-		"whichever caller comes. A LIFO idle list was tried and made no difference outside the noise. The fixes " +
-		"that remain are in pool/ and are listed in the report of issue 4: no timer context unless the caller " +
-		"has to wait, no AfterFunc for a context that cannot end, no allocation for the redaction entry.",
+		"whichever caller comes. A LIFO idle list was tried and made no difference outside the noise. The timer " +
+		"that bounds a wait for a helper is now made only when a caller has to wait (15 to 12 allocations); " +
+		"left: no AfterFunc for a context that cannot end, no allocation for the redaction entry.",
 	"pool-pipe": "Why: the same per-request costs as over pty weigh more here, because a pipe round trip is " +
 		"cheaper (the bare loop reaches 4-8× the pty throughput), so the pool's fixed CPU cost per request " +
 		"(an extra read syscall to catch output written while idle, a context watcher, 12 allocations) is a larger share; on 2 CPUs the " +
