@@ -137,8 +137,10 @@ func TestBenchReportsLeakingHelper(t *testing.T) {
 	if !r.Leaking || len(r.Helpers) != 1 || !r.Helpers[0].Leaking {
 		t.Fatalf("leak not reported: %+v", r.Helpers)
 	}
-	// 16 KiB a request over about 1500 requests.
-	if h := r.Helpers[0]; h.Growth < 8<<20 || h.GrowthPer1000 < 8<<20 {
+	// 16 KiB a request. How much of the run the memory samples span
+	// depends on the machine's load, so the total growth is only required
+	// to be clear; the rate is what the report is judged on.
+	if h := r.Helpers[0]; h.Growth < 1<<20 || h.GrowthPer1000 < 8<<20 {
 		t.Errorf("growth %d bytes (%d per 1000 requests), want about 16 MiB per 1000", h.Growth, h.GrowthPer1000)
 	}
 }
