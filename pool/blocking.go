@@ -139,7 +139,7 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 		return false, p.closedError(err)
 	}
 	var stop func() bool
-	if ctx != nil {
+	if ctx != nil && ctx.Done() != nil { // a context that can never end needs no watcher
 		h.arm(true)
 		stop = context.AfterFunc(ctx, h.interrupt)
 	}

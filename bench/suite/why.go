@@ -14,8 +14,9 @@ var whyMissed = map[string]string{
 		"taken from the helpers. The bare loop also pins worker i to helper i, so each pair settles on one CPU " +
 		"(same-CPU round trip ~2 µs, cross-CPU 60-75 µs, NOTES §4); the pool gives the longest-idle helper to " +
 		"whichever caller comes. A LIFO idle list was tried and made no difference outside the noise. The timer " +
-		"that bounds a wait for a helper is now made only when a caller has to wait (15 to 12 allocations); " +
-		"left: no AfterFunc for a context that cannot end, no allocation for the redaction entry.",
+		"that bounds a wait for a helper is now made only when a caller has to wait, and a context that can " +
+		"never end gets no watcher (15 to 10 allocations for such callers); left: the redaction entry's " +
+		"allocation.",
 	"pool-pipe": "Why: the same per-request costs as over pty weigh more here, because a pipe round trip is " +
 		"cheaper (the bare loop reaches 4-8× the pty throughput), so the pool's fixed CPU cost per request " +
 		"(an extra read syscall to catch output written while idle, a context watcher, 12 allocations) is a larger share; on 2 CPUs the " +
