@@ -4,7 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -18,7 +20,8 @@ import (
 // --command) or an array (the exact argv). Unknown keys and bad values are
 // errors naming the key.
 // A command given after "--" on the command line wins over the file's too.
-func loadConfigFile(path string, fs *flag.FlagSet, f *serveFlags) error {
+// commandArgs receives an array command; nil for commands that take none.
+func loadConfigFile(path string, fs *flag.FlagSet, commandArgs *[]string) error {
 	var doc map[string]any
 	if _, err := toml.DecodeFile(path, &doc); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
@@ -29,30 +32,30 @@ func loadConfigFile(path string, fs *flag.FlagSet, f *serveFlags) error {
 		onCmdLine["command"] = true
 	}
 	for key, val := range doc {
-		if err := setFromFile(fs, f, key, val, onCmdLine); err != nil {
+		if err := setFromFile(fs, commandArgs, key, val, onCmdLine); err != nil {
 			return fmt.Errorf("config %s: key %q: %w", path, key, err)
 		}
 	}
 	return nil
 }
 
-func setFromFile(fs *flag.FlagSet, f *serveFlags, key string, val any, onCmdLine map[string]bool) error {
+func setFromFile(fs *flag.FlagSet, commandArgs *[]string, key string, val any, onCmdLine map[string]bool) error {
 	if key == "config" || fs.Lookup(key) == nil {
-		return errors.New("unknown key (keys are the flags of authpool serve, without the dashes)")
+		return fmt.Errorf("unknown key (keys are the flags of authpool %s, without the dashes)", fs.Name())
 	}
 	if onCmdLine[key] {
 		return nil
 	}
-	if key == "command" {
+	if key == "command" && commandArgs != nil {
 		if list, ok := val.([]any); ok {
 			for _, v := range list {
 				s, ok := v.(string)
 				if !ok {
 					return errors.New("an array command must hold strings")
 				}
-				f.commandArgs = append(f.commandArgs, s)
+				*commandArgs = append(*commandArgs, s)
 			}
-			if len(f.commandArgs) == 0 {
+			if len(*commandArgs) == 0 {
 				return errors.New("empty command")
 			}
 			return nil
@@ -92,4 +95,25 @@ func scalar(v any) (string, error) {
 		return v.String(), nil
 	}
 	return "", fmt.Errorf("unsupported value %v (%T)", v, v)
+}
+
+// setFromEnv sets every flag of fs that the command line did not set from
+// the environment variable prefix+NAME (the flag's name in capitals, "-"
+// as "_"): AUTHPOOL_SOCKET for --socket. --config is not read this way.
+func setFromEnv(fs *flag.FlagSet, prefix string) error {
+	onCmdLine := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { onCmdLine[fl.Name] = true })
+	var err error
+	fs.VisitAll(func(fl *flag.Flag) {
+		if err != nil || onCmdLine[fl.Name] || fl.Name == "config" {
+			return
+		}
+		name := prefix + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if serr := fs.Set(fl.Name, v); serr != nil {
+				err = fmt.Errorf("environment %s: %w", name, serr)
+			}
+		}
+	})
+	return err
 }

@@ -7,61 +7,173 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/authpool/authpool/client"
 	"github.com/authpool/authpool/framing"
 )
 
-// connect is a stdio bridge: an XMPP server runs it as its external auth
-// program, and it forwards every request to the daemon.
-func connect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	socket := fs.String("socket", defaultSocket(), "the daemon's Unix socket")
-	protoName := fs.String("protocol", "generic", "what the XMPP server speaks on stdin/stdout: generic (Prosody) or ejabberd")
-	timeout := fs.Duration("timeout", 10*time.Second, "longest time for one answer, waiting for the daemon to come back included; then the answer is no")
-	logLevel := fs.String("log-level", "warn", "debug, info, warn or error (to stderr, which the XMPP server logs)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: authpool connect [flags]
+// connectName is the name under which the authpool binary (a link to it)
+// runs connect with no arguments: Prosody's mod_auth_external runs
+// external_auth_command as a single file name and cannot pass any.
+const connectName = "authpool-connect"
+
+// Defaults of connect's --timeout, which must end before the caller stops
+// waiting: an answer written after that is read as the answer to the
+// caller's next request.
+const (
+	// Prosody's external_auth_timeout defaults to 5 s.
+	connectTimeoutGeneric = 3 * time.Second
+	// ejabberd's extauth waits a fixed 30 s.
+	connectTimeoutEjabberd = 20 * time.Second
+)
+
+const connectUsage = `usage: authpool connect [flags]
+       authpool-connect [flags]
 
 Speak a helper protocol on stdin/stdout and forward each request to a running
 authpool daemon: use it as ejabberd's extauth_program or Prosody's
-external_auth_command. Answers no when the daemon cannot answer in time.
+external_auth_command. Every request gets exactly one answer, before
+--timeout: no when the daemon cannot answer in time.
+
+Settings come from the flags, then AUTHPOOL_<FLAG> environment variables
+(AUTHPOOL_SOCKET, AUTHPOOL_TIMEOUT, ...), then the TOML file named by --config
+or AUTHPOOL_CONNECT_CONFIG, else ` + defaultConnectConfig + ` when it exists.
+
+When stdin is a terminal (Prosody runs helpers under a pty) the terminal is
+put in raw mode at start, requests already waiting are discarded, logs never
+go to it (only to --log-file), and an answer is not written once the caller
+has sent its next request.
 
 flags:
-`)
+`
+
+// defaultConnectConfig is read when it exists and nothing names another.
+const defaultConnectConfig = "/etc/authpool/connect.toml"
+
+// connectSettings are connect's flags.
+type connectSettings struct {
+	config   string
+	socket   string
+	protocol string
+	timeout  time.Duration
+	logFile  string
+	logLevel string
+}
+
+func (s *connectSettings) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.config, "config", "", "TOML file whose keys are these flags' names (default "+defaultConnectConfig+" when it exists)")
+	fs.StringVar(&s.socket, "socket", defaultSocket(), "the daemon's Unix socket")
+	fs.StringVar(&s.protocol, "protocol", "generic", "what the XMPP server speaks on stdin/stdout: generic (Prosody) or ejabberd")
+	fs.DurationVar(&s.timeout, "timeout", 0, "longest time from reading a request to writing its answer, reaching the daemon included; keep it below the caller's own timeout (0: 3s for generic, below Prosody's 5s external_auth_timeout; 20s for ejabberd, below its fixed 30s)")
+	fs.StringVar(&s.logFile, "log-file", "", "append logs to this file; without it logs go to stderr, or nowhere when stderr is a terminal (it is the caller's pty, read as answers)")
+	fs.StringVar(&s.logLevel, "log-level", "warn", "debug, info, warn or error")
+}
+
+// parseConnectSettings layers flags, environment and config file.
+func parseConnectSettings(args []string, usageOut io.Writer) (*connectSettings, error) {
+	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	s := &connectSettings{}
+	s.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(usageOut, connectUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := setFromEnv(fs, "AUTHPOOL_"); err != nil {
+		return nil, err
+	}
+	path, must := s.config, true
+	if path == "" {
+		path = os.Getenv("AUTHPOOL_CONNECT_CONFIG")
+	}
+	if path == "" {
+		path, must = defaultConnectConfig, false
+	}
+	if _, err := os.Stat(path); err == nil || must {
+		if err := loadConfigFile(path, fs, nil); err != nil {
+			return nil, err
 		}
+	}
+	if s.timeout < 0 {
+		return nil, fmt.Errorf("--timeout %v: must not be negative", s.timeout)
+	}
+	return s, nil
+}
+
+// connect is a stdio bridge: an XMPP server runs it as its external auth
+// program, and it forwards every request to the daemon.
+func connect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// First, before anything can be echoed or read: a caller's pty is made
+	// raw and what the caller wrote before that is dropped (see tty.go).
+	term, err := takeCallerTerminal(stdin, stdout)
+	fail := func(err error) int {
+		reportStartError(stderr, term.stderrIsTerminal(stderr), err)
 		return 2
 	}
-	proto, err := framing.ParseProtocol(*protoName)
 	if err != nil {
-		fmt.Fprintf(stderr, "authpool connect: --protocol: %v\n", err)
-		return 2
+		return fail(err)
 	}
-	log, _, err := newLogger(*logLevel, "text", stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "authpool connect: %v\n", err)
-		return 2
+	// Usage and flag errors go to stderr only when it is not the caller's
+	// terminal: there, only the one-line error below may appear.
+	usageOut := stderr
+	if term.stderrIsTerminal(stderr) {
+		usageOut = io.Discard
 	}
-	c, err := client.New(client.Config{Socket: *socket, DialTimeout: time.Second})
+	s, err := parseConnectSettings(args, usageOut)
+	if errors.Is(err, flag.ErrHelp) {
+		if usageOut == io.Discard {
+			return 2
+		}
+		return 0
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "authpool connect: %v\n", err)
-		return 2
+		return fail(err)
+	}
+	proto, err := framing.ParseProtocol(s.protocol)
+	if err != nil {
+		return fail(fmt.Errorf("--protocol: %w", err))
+	}
+	timeout := s.timeout
+	if timeout == 0 {
+		timeout = connectTimeoutGeneric
+		if proto == framing.Ejabberd {
+			timeout = connectTimeoutEjabberd
+		}
+	}
+	logOut, closeLog, err := term.logDestination(s.logFile, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeLog()
+	log, _, err := newLogger(s.logLevel, "text", logOut)
+	if err != nil {
+		return fail(err)
+	}
+	c, err := client.New(client.Config{Socket: s.socket, DialTimeout: timeout})
+	if err != nil {
+		return fail(err)
 	}
 	defer c.Close()
+	if term.raw {
+		log.Debug("caller's terminal made raw", "discarded_bytes", term.discarded)
+	}
 
 	br := bufio.NewReader(stdin)
 	var out []byte
 	for {
 		payload, err := proto.ReadRequest(br)
-		if errors.Is(err, io.EOF) {
-			return 0 // the XMPP server closed our stdin: it is done with us
+		if errors.Is(err, io.EOF) || (term.raw && errors.Is(err, syscall.EIO)) {
+			return 0 // the caller closed our stdin (or hung up its pty): it is done with us
 		}
 		yes := false
 		switch {
@@ -71,10 +183,17 @@ flags:
 			log.Error("reading requests failed", "err", err)
 			return 1
 		default:
-			yes = ask(ctx, c, payload, *timeout, log)
+			yes = ask(ctx, c, payload, timeout, log)
 		}
-		// One write per answer, straight to the pipe: nothing is buffered
-		// in this process.
+		if term.superseded(br) {
+			// A caller on a pty asks one thing at a time: a new request
+			// means it gave up on this one, and would read this answer as
+			// the new request's.
+			log.Warn("answer not written: the caller sent its next request first (its timeout is shorter than --timeout)")
+			continue
+		}
+		// One write per answer, straight to the caller: nothing is
+		// buffered in this process.
 		out = proto.AppendAnswer(out[:0], yes)
 		if _, err := stdout.Write(out); err != nil {
 			log.Error("writing the answer failed", "err", err)
@@ -83,11 +202,9 @@ flags:
 	}
 }
 
-// ask forwards one request, waiting out a daemon restart within timeout.
-func ask(ctx context.Context, c *client.Client, payload []byte, timeout time.Duration, log interface {
-	Warn(string, ...any)
-	Debug(string, ...any)
-}) bool {
+// ask forwards one request, waiting out a daemon restart within timeout,
+// which bounds everything from here to the answer.
+func ask(ctx context.Context, c *client.Client, payload []byte, timeout time.Duration, log *slog.Logger) bool {
 	req, err := framing.ParseRequest(payload)
 	if err != nil {
 		log.Warn("request refused", "err", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -152,5 +153,76 @@ func TestConnectExitsOnEOF(t *testing.T) {
 		b.done <- nil
 	case <-time.After(20 * time.Second):
 		t.Fatal("connect did not exit on end of input")
+	}
+}
+
+func TestConnectSettings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "connect.toml")
+	os.WriteFile(file, []byte("socket = \"/from/file.sock\"\ntimeout = \"4s\"\nlog-level = \"error\"\n"), 0o600)
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("command = \"x\"\n"), 0o600)
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    connectSettings
+		wantErr string
+	}{
+		{name: "file under env under flags", args: []string{"--config", file, "--socket", "/from/flag.sock"},
+			env:  map[string]string{"AUTHPOOL_SOCKET": "/from/env.sock", "AUTHPOOL_TIMEOUT": "2s"},
+			want: connectSettings{socket: "/from/flag.sock", timeout: 2 * time.Second, logLevel: "error", protocol: "generic"}},
+		{name: "file named by the environment", env: map[string]string{"AUTHPOOL_CONNECT_CONFIG": file},
+			want: connectSettings{socket: "/from/file.sock", timeout: 4 * time.Second, logLevel: "error", protocol: "generic"}},
+		{name: "environment alone", env: map[string]string{"AUTHPOOL_CONNECT_CONFIG": "/dev/null", "AUTHPOOL_PROTOCOL": "ejabberd", "AUTHPOOL_LOG_FILE": "/x.log"},
+			want: connectSettings{socket: defaultSocket(), protocol: "ejabberd", logFile: "/x.log", logLevel: "warn"}},
+		{name: "a named file must exist", args: []string{"--config", filepath.Join(dir, "missing.toml")}, wantErr: "missing.toml"},
+		{name: "keys are connect's flags", args: []string{"--config", bad}, wantErr: `key "command": unknown key (keys are the flags of authpool connect`},
+		{name: "bad environment value", env: map[string]string{"AUTHPOOL_CONNECT_CONFIG": "/dev/null", "AUTHPOOL_TIMEOUT": "soon"}, wantErr: "environment AUTHPOOL_TIMEOUT"},
+		{name: "negative timeout", args: []string{"--config", "/dev/null", "--timeout", "-1s"}, wantErr: "must not be negative"},
+		{name: "no arguments", args: []string{"--config", "/dev/null", "extra"}, wantErr: `unexpected argument "extra"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			got, err := parseConnectSettings(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.config = ""
+			if *got != tt.want {
+				t.Errorf("settings %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+// On the caller's pty, a start-up error is one line that cannot be taken
+// for an answer, and Prosody's module logs it (it begins with "error:").
+func TestConnectStartErrorOnPTY(t *testing.T) {
+	c := startPTYCaller(t, 5*time.Second, []string{"AUTHPOOL_TIMEOUT=soon"}, "")
+	c.master.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	n, _ := c.master.Read(buf)
+	got := string(buf[:n])
+	if !strings.HasPrefix(got, "error: authpool-connect: environment AUTHPOOL_TIMEOUT") || strings.Count(got, "\n") != 1 {
+		t.Errorf("start-up error on the pty: %q", got)
+	}
+	select {
+	case err := <-c.done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Errorf("exit: %v, want status 2", err)
+		}
+		c.done <- err
+	case <-time.After(20 * time.Second):
+		t.Fatal("connect did not exit")
 	}
 }

@@ -3,7 +3,7 @@
 //
 //	authpool serve [flags] [-- COMMAND ARGS...]
 //	authpool check [flags] auth|isuser|setpass USER SERVER
-//	authpool connect [flags]
+//	authpool connect [flags]       (or a link named authpool-connect, no arguments needed)
 //	authpool status [flags]
 //	authpool bench [flags] [-- COMMAND ARGS...]
 package main
@@ -13,9 +13,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == connectName {
+		// Callers that cannot pass arguments run a link by this name.
+		os.Exit(connect(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

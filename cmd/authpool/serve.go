@@ -36,7 +36,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 		return nil, nil, err
 	}
 	if f.config != "" {
-		if err := loadConfigFile(f.config, fs, f); err != nil {
+		if err := loadConfigFile(f.config, fs, &f.commandArgs); err != nil {
 			return nil, nil, configError{err}
 		}
 	}
