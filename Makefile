@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/authpool
 SOCKET  ?= ./authpool.sock
 
-.PHONY: all build test vet run clean integration chaos bench
+.PHONY: all build test vet run clean integration chaos bench install
 
 all: build
 
@@ -67,15 +67,30 @@ CHAOS_REQUESTS ?= 50000
 chaos:
 	AUTHPOOL_CHAOS_REQUESTS=$(CHAOS_REQUESTS) $(GO) test -race -count=1 -timeout 60m -run 'TestChaos' -v ./cmd/authpool
 
-# A real ejabberd on 127.0.0.1 logging users in through authpool connect and
-# authpool serve (cmd/authpool/ejabberd_integration_test.go). As root it
-# installs ejabberd and go-sendxmpp from Debian when they are missing.
+# Real callers on loopback, as they really call:
+#   - ejabberd logging users in through authpool connect and authpool serve
+#     (cmd/authpool/ejabberd_integration_test.go);
+#   - Prosody's mod_auth_external_insecure, played by a Lua script driving
+#     the real lpty (built for Lua 5.4 from Debian's lua-lpty source) through
+#     authpool-connect (cmd/authpool/prosody_integration_test.go).
+# As root it installs what is missing from Debian.
+INTEGRATION_PKGS := ejabberd go-sendxmpp openssl lua5.4 liblua5.4-dev gcc
 integration:
-	@if [ ! -x /usr/sbin/ejabberdctl ] || ! command -v go-sendxmpp >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "make integration: ejabberd and go-sendxmpp are missing; run as root to install them" >&2; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ejabberd go-sendxmpp openssl; \
+	@missing=; for p in $(INTEGRATION_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make integration: missing$$missing; run as root to install them" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	$(GO) test -tags integration -count=1 -run 'TestEjabberd' -v ./cmd/authpool
+	contrib/prosody/build-lpty.sh bin/lpty
+	AUTHPOOL_LPTY_DIR=$(CURDIR)/bin/lpty $(GO) test -tags integration -count=1 -run 'TestEjabberd|TestProsody' -v ./cmd/authpool
+
+# The binary, and authpool-connect: a link that runs "authpool connect" for
+# callers that cannot pass arguments (Prosody's external_auth_command).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/authpool
+	ln -sf authpool $(DESTDIR)$(PREFIX)/bin/authpool-connect
 
 clean:
 	rm -rf bin $(SOCKET)
