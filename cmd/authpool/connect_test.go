@@ -226,3 +226,45 @@ func TestConnectStartErrorOnPTY(t *testing.T) {
 		t.Fatal("connect did not exit")
 	}
 }
+
+// The README's Prosody setup for the external module is consistent:
+// its connect.toml loads as connect's settings, and connect's timeout
+// ends before the external_auth_timeout it shows.
+func TestReadmeProsodyExternalConfig(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	block := func(after, lang string) string {
+		i := strings.Index(readme, after)
+		if i < 0 {
+			t.Fatalf("README has no %q", after)
+		}
+		j := strings.Index(readme[i:], "```"+lang+"\n")
+		if j < 0 {
+			t.Fatalf("no %s block after %q", lang, after)
+		}
+		body := readme[i+j+len(lang)+4:]
+		return body[:strings.Index(body, "```")]
+	}
+	conf := filepath.Join(t.TempDir(), "connect.toml")
+	os.WriteFile(conf, []byte(block("### Prosody: mod_auth_external_insecure", "toml")), 0o600)
+	s, err := parseConnectSettings([]string{"--config", conf}, io.Discard)
+	if err != nil {
+		t.Fatalf("README's connect.toml: %v", err)
+	}
+	var callerTimeout time.Duration
+	for _, line := range strings.Split(readme[strings.Index(readme, "### Prosody: mod_auth_external_insecure"):], "\n") {
+		if v, ok := strings.CutPrefix(line, "external_auth_timeout = "); ok {
+			callerTimeout, _ = time.ParseDuration(strings.TrimSpace(v) + "s")
+			break
+		}
+	}
+	if callerTimeout == 0 || s.timeout == 0 || s.timeout >= callerTimeout {
+		t.Errorf("README: connect timeout %v, external_auth_timeout %v: connect must answer first", s.timeout, callerTimeout)
+	}
+	if connectTimeoutGeneric >= 5*time.Second {
+		t.Errorf("connect's default timeout %v is not below Prosody's default of 5s", connectTimeoutGeneric)
+	}
+}
