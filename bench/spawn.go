@@ -19,7 +19,10 @@ func MeasureSpawn(ctx context.Context, cfg ptyproc.Config, proto framing.Protoco
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	req := framing.Request{Op: framing.OpIsUser, User: "authpool-bench-spawn", Server: "bench.invalid"}
+	req, err := proto.AppendRequest(nil, framing.Request{Op: framing.OpIsUser, User: "authpool-bench-spawn", Server: "bench.invalid"})
+	if err != nil {
+		return nil, err
+	}
 	var total, worst time.Duration
 	for range n {
 		if err := ctx.Err(); err != nil {
@@ -32,8 +35,7 @@ func MeasureSpawn(ctx context.Context, cfg ptyproc.Config, proto framing.Protoco
 		}
 		var dec framing.AnswerDecoder
 		dec.Protocol = proto
-		var wbuf []byte
-		_, err = exchange(p, &dec, proto, &wbuf, make([]byte, 64), req, t.Add(timeout))
+		_, err = exchange(p, &dec, req, make([]byte, 64), t.Add(timeout))
 		d := time.Since(t)
 		p.Close()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authpool/authpool/client"
 	"github.com/authpool/authpool/framing"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
@@ -157,17 +158,31 @@ func NewBare(cfg BareConfig) (*BareTarget, error) {
 
 // Do asks helper worker mod Processes.
 func (t *BareTarget) Do(ctx context.Context, worker int, req framing.Request) (bool, error) {
-	h := t.helpers[worker%len(t.helpers)]
+	return t.ask(ctx, t.helpers[worker%len(t.helpers)], req)
+}
+
+// ask encodes req and exchanges it with h.
+func (t *BareTarget) ask(ctx context.Context, h *bareHelper, req framing.Request) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.broken != nil {
-		return false, h.broken
+	var err error
+	if h.wbuf, err = h.proto.AppendRequest(h.wbuf[:0], req); err != nil {
+		return false, err
 	}
 	deadline := time.Now().Add(t.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	yes, err := exchange(h.proc, &h.dec, h.proto, &h.wbuf, h.rbuf, req, deadline)
+	return h.exchange(h.wbuf, deadline)
+}
+
+// exchange writes an encoded request to h and reads one answer, all before
+// deadline. h.mu is held.
+func (h *bareHelper) exchange(request []byte, deadline time.Time) (bool, error) {
+	if h.broken != nil {
+		return false, h.broken
+	}
+	yes, err := exchange(h.proc, &h.dec, request, h.rbuf, deadline)
 	if err != nil {
 		// Out of step for good: a baseline does not recover.
 		h.broken = err
@@ -197,18 +212,14 @@ func (t *BareTarget) Close() error {
 	return errors.Join(errs...)
 }
 
-// exchange writes req to p and reads one answer, all before deadline. Errors
-// wrap the pool's sentinels, so they are classified like the pool's.
-func exchange(p *ptyproc.Process, dec *framing.AnswerDecoder, proto framing.Protocol, wbuf *[]byte, rbuf []byte, req framing.Request, deadline time.Time) (bool, error) {
-	var err error
-	*wbuf, err = proto.AppendRequest((*wbuf)[:0], req)
-	if err != nil {
-		return false, err
-	}
+// exchange writes an encoded request to p and reads one answer, all before
+// deadline. Errors wrap the pool's sentinels, so they are classified like
+// the pool's.
+func exchange(p *ptyproc.Process, dec *framing.AnswerDecoder, request, rbuf []byte, deadline time.Time) (bool, error) {
 	p.SetWriteDeadline(deadline)
 	p.SetReadDeadline(deadline)
 	dec.Reset()
-	if _, err := p.Write(*wbuf); err != nil {
+	if _, err := p.Write(request); err != nil {
 		return false, ioErr(err)
 	}
 	for {
@@ -264,7 +275,7 @@ func ErrorKind(err error) string {
 		var he *httpStatusError
 		errors.As(err, &he)
 		return fmt.Sprintf("http %d", he.code)
-	case errors.Is(err, errConnection), errors.As(err, &ne):
+	case errors.Is(err, errConnection), errors.Is(err, client.ErrConnection), errors.As(err, &ne):
 		return "connection"
 	}
 	return "other"

@@ -11,14 +11,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/authpool/authpool/bench"
@@ -131,7 +129,11 @@ func run(o options) error {
 		}
 	}
 	lat := s.latency(helpers)
-	return s.write(helpers, lat, time.Since(start))
+	var base []*baselineRow
+	if helpers[0].path == o.echo {
+		base = s.baselines(helpers[0])
+	}
+	return s.write(helpers, lat, base, time.Since(start))
 }
 
 func (s *suite) benchArgs() []string {
@@ -178,40 +180,13 @@ func (s *suite) measure(k key, h helperSpec, args []string) *bench.Report {
 func (s *suite) measureDaemon(k key, h helperSpec) {
 	sock := filepath.Join(s.dir, "authpool.sock")
 	serveArgs := []string{"serve", "--socket", sock, "--transport", k.transport, "--processes", strconv.Itoa(k.n), "--log-level", "warn", "--", h.path}
-	d := exec.Command(s.o.authpool, serveArgs...)
-	var logs bytes.Buffer
-	d.Stderr = &logs
-	if err := d.Start(); err != nil {
-		s.notes = append(s.notes, fmt.Sprintf("starting the daemon failed: %v", err))
-		return
-	}
-	defer func() {
-		d.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- d.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			d.Process.Kill()
-			<-done
-		}
-	}()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			s.notes = append(s.notes, fmt.Sprintf("the daemon did not listen: %v\n%s", err, logs.String()))
-			return
-		}
-	}
 	conc := max(daemonConns, k.n)
 	args := append(s.benchArgs(), "--socket", sock, "--concurrency", strconv.Itoa(conc), "--connections", strconv.Itoa(daemonConns))
-	if r := s.measure(k, h, args); r != nil {
-		s.results[k].cmd = fmt.Sprintf("%s %s &  %s", s.o.authpool, quote(serveArgs), s.results[k].cmd)
-	}
+	s.withServer(serveArgs, func() {
+		if r := s.measure(k, h, args); r != nil {
+			s.results[k].cmd = fmt.Sprintf("%s %s &  %s", s.o.authpool, quote(serveArgs), s.results[k].cmd)
+		}
+	})
 }
 
 func (s *suite) authpool(args []string) (*bench.Report, error) {

@@ -94,7 +94,7 @@ func (s *suite) targets(helpers []helperSpec, lat []latencyRow) []target {
 	return ts
 }
 
-func (s *suite) write(helpers []helperSpec, lat []latencyRow, took time.Duration) error {
+func (s *suite) write(helpers []helperSpec, lat []latencyRow, base []*baselineRow, took time.Duration) error {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("# Benchmarks\n\n")
@@ -167,6 +167,32 @@ func (s *suite) write(helpers []helperSpec, lat []latencyRow, took time.Duration
 	}
 	if analysis != "" {
 		p("\n%s\n", analysis)
+	}
+	if len(base) > 0 {
+		p("\n## Against minimal baselines (issue 13)\n\n")
+		p("%d C echo helpers over a pty, %d callers (in process) or %d connections (over the socket), %d interleaved rounds; the median of the rounds counts. ", baselineN, baselineCallers, baselineCallers, baselineRounds)
+		p("The dispatcher shares the helpers through a channel of idle helpers; the relay is a Unix socket server with one goroutine per connection that hands each line to an idle helper (`bench --dispatcher`, `bench --relay`).\n\n")
+		p("| configuration | answers/s (median) | rounds | against | ratio | target |\n| --- | ---: | --- | --- | ---: | --- |\n")
+		byKind := map[string]*baselineRow{}
+		for _, r := range base {
+			byKind[r.kind] = r
+		}
+		for _, r := range base {
+			runs := make([]string, len(r.runs))
+			for i, v := range r.runs {
+				runs[i] = fmt.Sprintf("%.0f", v)
+			}
+			against, ratioS, goal := "", "", ""
+			if vs := byKind[r.vs]; vs != nil && vs.median() > 0 && r.median() > 0 {
+				ratio := r.median() / vs.median()
+				verdict := "**met**"
+				if ratio < r.goal {
+					verdict = "**missed**"
+				}
+				against, ratioS, goal = r.vs, fmt.Sprintf("%.2f×", ratio), fmt.Sprintf("≥ %.2f×: %s", r.goal, verdict)
+			}
+			p("| %s | %.0f | %s | %s | %s | %s |\n", r.kind, r.median(), strings.Join(runs, ", "), against, ratioS, goal)
+		}
 	}
 	if len(s.notes) > 0 {
 		p("\n## Notes from this run\n\n")

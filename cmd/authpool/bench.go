@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -19,6 +20,7 @@ import (
 	"github.com/authpool/authpool/bench"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
+	"github.com/authpool/authpool/server"
 )
 
 const benchUsage = `usage: authpool bench [flags] [-- COMMAND ARGS...]
@@ -32,7 +34,16 @@ Targets (one):
                                         with the flags of "authpool serve"
   --command ... --bare                  the same helpers driven by a bare loop,
                                         no pool: the baseline
-  --socket PATH                         a running daemon (authpool serve)
+  --command ... --dispatcher            the same helpers shared by the workers
+                                        through a channel of idle helpers: the
+                                        least code that does the pool's job
+  --socket PATH [--native]              a running daemon (authpool serve), in
+                                        the generic or the native protocol
+
+Baseline server: --relay PATH --command ... serves the helpers on PATH with
+the least code that does the daemon's job (one goroutine per connection,
+each line handed to an idle helper, generic protocol) until interrupted;
+bench it with --socket PATH.
   --http URL                            an HTTP API like Prosody's mod_auth_http
 
 Workload: --credentials FILE, lines "op:user:server[:password] EXPECTED"
@@ -51,8 +62,11 @@ flags:
 type benchFlags struct {
 	pool serveFlags // command, protocol, mode, processes, timeout, transport, queue, env, dir
 
-	bare    bool
-	socket  string
+	bare       bool
+	dispatcher bool
+	relay      string
+	native     bool
+	socket     string
 	httpURL string
 	conns   int
 
@@ -89,6 +103,9 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.dir, "dir", "", "helpers' working directory")
 
 	fs.BoolVar(&f.bare, "bare", false, "with a command: drive the helpers with a bare loop, no pool (the baseline; worker i always uses helper i mod --processes)")
+	fs.BoolVar(&f.dispatcher, "dispatcher", false, "with a command: share the helpers among the workers through a channel of idle helpers, no pool (the pool's baseline)")
+	fs.StringVar(&f.relay, "relay", "", "with a command: serve the helpers on this Unix socket with a minimal relay (the daemon's baseline) until interrupted")
+	fs.BoolVar(&f.native, "native", false, "with --socket: speak the native protocol (ids, answers out of order) through the Go client")
 	fs.StringVar(&f.socket, "socket", "", "bench the daemon serving on this Unix socket")
 	fs.StringVar(&f.httpURL, "http", "", "bench the HTTP auth API under this URL prefix (GET check_password, user_exists; POST set_password)")
 	fs.IntVar(&f.conns, "connections", 0, "with --socket or --http: connections to open; requests beyond them are pipelined (0: concurrency, at most 16)")
@@ -145,8 +162,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	switch {
 	case targets != 1:
 		return fail(errors.New("give exactly one target: --command (or -- COMMAND), --socket or --http"))
-	case f.bare && !hasCommand:
-		return fail(errors.New("--bare needs a helper command"))
+	case (f.bare || f.dispatcher || f.relay != "") && !hasCommand:
+		return fail(errors.New("--bare, --dispatcher and --relay need a helper command"))
+	case f.bare && f.dispatcher:
+		return fail(errors.New("--bare or --dispatcher, not both"))
+	case f.native && f.socket == "":
+		return fail(errors.New("--native needs --socket"))
 	case f.requests <= 0 && f.duration <= 0:
 		return fail(errors.New("want a positive --duration or --requests"))
 	case f.rate < 0 || f.concurrency < 0 || f.conns < 0 || f.warmup < 0:
@@ -165,6 +186,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log, _, err := newLogger(f.logLevel, "text", stderr)
 	if err != nil {
 		return fail(err)
+	}
+	if f.relay != "" {
+		return serveRelay(ctx, &f, fs.Args(), log, fail)
 	}
 
 	// The workload first: a users file must exist before helpers read it.
@@ -215,17 +239,23 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 		cmdline := strings.Join(cfg.Command, " ")
-		if f.bare {
+		bareCfg := bench.BareConfig{
+			Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport,
+			Protocol: cfg.Protocol, Processes: cfg.Processes, Timeout: cfg.Timeout,
+		}
+		switch {
+		case f.dispatcher:
+			kind = "dispatcher"
+			desc = fmt.Sprintf("dispatcher, no pool: %d workers share %d helpers over %s through a channel: %s", f.concurrency, cfg.Processes, cfg.Transport, cmdline)
+			target, err = bench.NewDispatcher(bareCfg)
+		case f.bare:
 			kind = "bare"
 			desc = fmt.Sprintf("bare loop, no pool: %d helpers over %s: %s", cfg.Processes, cfg.Transport, cmdline)
-			target, err = bench.NewBare(bench.BareConfig{
-				Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport,
-				Protocol: cfg.Protocol, Processes: cfg.Processes, Timeout: cfg.Timeout,
-			})
+			target, err = bench.NewBare(bareCfg)
 			if f.concurrency != cfg.Processes {
 				notes = append(notes, fmt.Sprintf("bare loop with %d workers on %d helpers: workers share helpers", f.concurrency, cfg.Processes))
 			}
-		} else {
+		default:
 			kind = "pool"
 			desc = fmt.Sprintf("in-process pool: %d helpers, %s, %s, %s protocol: %s", cfg.Processes, cfg.Transport, cfg.Mode, cfg.Protocol, cmdline)
 			var p *pool.Pool
@@ -237,6 +267,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			return fail(err)
 		}
+	case f.socket != "" && f.native:
+		kind, desc = "socket", "daemon on "+f.socket+", native protocol"
+		nt, err := bench.DialNative(f.socket, f.conns, f.pool.timeout)
+		if err != nil {
+			return fail(err)
+		}
+		target = nt
 	case f.socket != "":
 		kind, desc = "socket", "daemon on "+f.socket
 		st, err := bench.DialSocket(f.socket, f.conns, f.concurrency, f.pool.timeout)
@@ -405,3 +442,31 @@ func (p *progress) finishBar() {
 }
 
 func (p *progress) done() { p.finishBar() }
+
+// serveRelay runs the daemon's baseline (bench.Relay) until interrupted.
+func serveRelay(ctx context.Context, f *benchFlags, args []string, log *slog.Logger, fail func(error) int) int {
+	cfg, err := f.pool.poolConfig(args, log)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := bench.NewRelay(bench.BareConfig{
+		Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport,
+		Protocol: cfg.Protocol, Processes: cfg.Processes, Timeout: cfg.Timeout,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	// Owner only: the relay checks nobody's credentials.
+	l, err := server.ListenUnix(f.relay, 0o600, -1)
+	if err != nil {
+		r.Close()
+		return fail(err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log.Info("relay serving", "socket", f.relay, "processes", cfg.Processes)
+	if err := r.Serve(ctx, l); err != nil {
+		return fail(err)
+	}
+	return 0
+}

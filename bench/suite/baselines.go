@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// The pool and the daemon against the least code that does their job
+// (bench.DispatcherTarget, bench.Relay), on 4 C helpers over a pty with 16
+// callers, in interleaved rounds; medians of the rounds count.
+const (
+	baselineN       = 4
+	baselineCallers = 16
+	baselineRounds  = 3
+)
+
+// baselineRow is one configuration's throughput in each round.
+type baselineRow struct {
+	kind, vs string  // vs: the kind it is compared with
+	goal     float64 // the ratio to reach against vs
+	runs     []float64
+	cmd      string
+}
+
+func (r *baselineRow) median() float64 {
+	if len(r.runs) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.runs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// baselines measures the rows of issue 13's targets on the C echo helper.
+func (s *suite) baselines(h helperSpec) []*baselineRow {
+	rows := []*baselineRow{
+		{kind: "dispatcher"},
+		{kind: "pool blocking", vs: "dispatcher", goal: 0.95},
+		{kind: "pool nonblocking", vs: "dispatcher", goal: 0.95},
+		{kind: "relay"},
+		{kind: "serve generic", vs: "relay", goal: 0.9},
+		{kind: "serve native", vs: "relay", goal: 0.9},
+	}
+	n, c := strconv.Itoa(baselineN), strconv.Itoa(baselineCallers)
+	inProcess := func(extra ...string) []string {
+		a := append(s.benchArgs(), "--transport", "pty", "--processes", n, "--concurrency", c)
+		return append(append(a, extra...), "--", h.path)
+	}
+	for range baselineRounds {
+		for _, r := range rows {
+			var args, server []string
+			switch r.kind {
+			case "dispatcher":
+				args = inProcess("--dispatcher")
+			case "pool blocking":
+				args = inProcess("--mode", "blocking")
+			case "pool nonblocking":
+				args = inProcess("--mode", "nonblocking")
+			default:
+				sock := filepath.Join(s.dir, "baseline.sock")
+				server = []string{"serve", "--socket", sock, "--transport", "pty", "--processes", n, "--log-level", "warn", "--", h.path}
+				if r.kind == "relay" {
+					server = []string{"bench", "--relay", sock, "--transport", "pty", "--processes", n, "--log-level", "warn", "--", h.path}
+				}
+				args = append(s.benchArgs(), "--socket", sock, "--concurrency", c, "--connections", c)
+				if r.kind == "serve native" {
+					args = append(args, "--native")
+				}
+			}
+			k := key{h.name, "pty", baselineN, r.kind}
+			s.withServer(server, func() {
+				if rep := s.measure(k, h, args); rep != nil {
+					r.runs = append(r.runs, rep.Throughput)
+				}
+			})
+			r.cmd = s.o.authpool + " " + quote(args)
+			if server != nil {
+				r.cmd = s.o.authpool + " " + quote(server) + " &  " + r.cmd
+			}
+			if res := s.results[k]; res != nil {
+				res.cmd = r.cmd
+			}
+		}
+	}
+	return rows
+}
+
+// withServer runs an authpool server command (none when args is nil; its
+// socket is args[2]) for the length of f, once the socket accepts
+// connections. It does not run f when the server does not start.
+func (s *suite) withServer(args []string, f func()) {
+	if args == nil {
+		f()
+		return
+	}
+	sock := args[2]
+	d := exec.Command(s.o.authpool, args...)
+	var logs bytes.Buffer
+	d.Stderr = &logs
+	if err := d.Start(); err != nil {
+		s.notes = append(s.notes, fmt.Sprintf("starting `%s` failed: %v", quote(args), err))
+		return
+	}
+	defer func() {
+		d.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- d.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			d.Process.Kill()
+			<-done
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			s.notes = append(s.notes, fmt.Sprintf("`%s` did not listen: %v\n%s", quote(args), err, logs.String()))
+			return
+		}
+	}
+	f()
+}
