@@ -127,7 +127,6 @@ func (r *Relay) serveConn(c net.Conn) {
 	}
 }
 
-
 // NativeTarget talks to a daemon in the native protocol through the Go
 // client: Connections clients, worker w using client w mod Connections,
 // each carrying many requests at once.

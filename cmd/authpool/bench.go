@@ -67,8 +67,8 @@ type benchFlags struct {
 	relay      string
 	native     bool
 	socket     string
-	httpURL string
-	conns   int
+	httpURL    string
+	conns      int
 
 	concurrency int
 	rate        float64
@@ -162,8 +162,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	switch {
 	case targets != 1:
 		return fail(errors.New("give exactly one target: --command (or -- COMMAND), --socket or --http"))
-	case (f.bare || f.dispatcher || f.relay != "") && !hasCommand:
-		return fail(errors.New("--bare, --dispatcher and --relay need a helper command"))
+	case f.bare && !hasCommand:
+		return fail(errors.New("--bare needs a helper command"))
+	case f.dispatcher && !hasCommand:
+		return fail(errors.New("--dispatcher needs a helper command"))
+	case f.relay != "" && !hasCommand:
+		return fail(errors.New("--relay needs a helper command"))
 	case f.bare && f.dispatcher:
 		return fail(errors.New("--bare or --dispatcher, not both"))
 	case f.native && f.socket == "":
