@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/cache"
+	"github.com/authpool/authpool/internal/loglimit"
 	"github.com/authpool/authpool/metrics"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/server"
@@ -71,10 +72,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	creds, err := f.httpCredentials()
+	perListener, perPeer, err := f.connLimits()
 	if err != nil {
 		return fail(err)
 	}
+	if f.httpCreds.set {
+		log.Warn("--http-credentials on the command line: every local user can read it with ps; use --http-credentials-file")
+	}
+	// Lines that clients cause (refusals, malformed requests, failures)
+	// go through a limiter: a flood of requests is not a flood of lines.
+	limited := loglimit.New(log.Handler(), loglimit.Config{})
+	defer limited.Close()
+	clientLog := slog.New(limited)
 	m := metrics.New()
 	cfg.Observer = m
 
@@ -84,6 +93,33 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	ls, err := f.listen(log)
 	if err != nil {
 		return fail(err)
+	}
+	creds, err := f.httpCredentials(ls.http != nil)
+	if err != nil {
+		ls.close()
+		return fail(err)
+	}
+	soft, hard, err := raiseNoFile()
+	if err != nil {
+		log.Warn("cannot raise the open-file limit", "err", err)
+	}
+	plan, err := planConnections(soft, cfg.Processes, ls.count(), perListener, perPeer)
+	if err != nil {
+		ls.close()
+		return fail(err)
+	}
+	logPlan(log, soft, hard, cfg.Processes, ls.count(), plan, perListener)
+	budget := server.NewBudget(plan.budget)
+	gate := func(l net.Listener, name string) net.Listener {
+		return server.NewGate(l, server.GateConfig{
+			Name:           name,
+			AllowUIDs:      f.allowUIDs.ids,
+			AllowGIDs:      f.allowGIDs.ids,
+			MaxConnections: plan.perListener,
+			MaxPerPeer:     plan.perPeer,
+			Budget:         budget,
+			Logger:         clientLog,
+		})
 	}
 	p, err := pool.New(cfg)
 	if err != nil {
@@ -109,13 +145,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
 	}
 	srv, err := server.New(server.Config{
-		Pool:           submitter,
-		Logger:         log,
-		AllowUIDs:      f.allowUIDs.ids,
-		AllowGIDs:      f.allowGIDs.ids,
-		ClientTimeout:  clientTimeout,
-		MaxConnections: f.maxConns,
-		Status:         status,
+		Pool:                  submitter,
+		Logger:                clientLog,
+		AllowUIDs:             f.allowUIDs.ids,
+		AllowGIDs:             f.allowGIDs.ids,
+		ClientTimeout:         clientTimeout,
+		MaxConnections:        plan.perListener,
+		MaxConnectionsPerPeer: plan.perPeer,
+		Budget:                budget,
+		Status:                status,
 	})
 	if err != nil {
 		ls.close()
@@ -135,21 +173,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			ReadTimeout:       10 * time.Second,
 			WriteTimeout:      2*cfg.Timeout + cfg.StartTimeout + 5*time.Second,
 			IdleTimeout:       time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ErrorLog:          slog.NewLogLogger(limited, slog.LevelWarn),
 		}
 		httpSrvs = append(httpSrvs, httpServer{s, l})
 	}
 	if ls.http != nil {
-		api, err := server.NewHTTPHandler(server.HTTPConfig{Pool: submitter, Protocol: cfg.Protocol, Credentials: creds, Logger: log})
+		api, err := server.NewHTTPHandler(server.HTTPConfig{Pool: submitter, Protocol: cfg.Protocol,
+			Credentials: creds, InsecureNoAuth: f.httpInsecure, Logger: clientLog})
 		if err != nil {
 			ls.close()
 			p.Close()
 			return fail(err)
 		}
-		newHTTP(withOps(api, ops, creds), ls.http)
+		newHTTP(withOps(api, ops, creds), gate(ls.http, "http"))
+		if f.httpInsecure {
+			log.Error("HTTP API WITHOUT AUTHENTICATION (--http-insecure-no-auth): anyone who can connect to it can check and set passwords",
+				"addr", ls.http.Addr().String())
+		}
 	}
 	if ls.metrics != nil {
-		newHTTP(ops, ls.metrics)
+		newHTTP(ops, gate(ls.metrics, "metrics"))
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
@@ -187,6 +230,14 @@ loop:
 			break loop
 		case <-hup:
 			reload(args, stderr, f, p, level, log)
+			// More helpers need more of the reserve: connections get
+			// less, so that the helpers can always be started.
+			if n := len(p.Stats().Helpers); n > cfg.Processes {
+				if fit := int(min(soft, 1<<30)) - fdReserve(n); fit < budget.Max() {
+					budget.SetMax(max(fit, 0))
+					log.Warn("connections allowed lowered for the helpers added", "helpers", n, "connections", max(fit, 0))
+				}
+			}
 		case err := <-ended:
 			running--
 			log.Error("serving failed", "err", err)
@@ -216,6 +267,7 @@ loop:
 	for ; running > 0; running-- {
 		<-ended // each listener is closed, and its socket file removed
 	}
+	limited.Close() // the counts of what was dropped, before the last line
 	log.Info("stopped")
 	return code
 }

@@ -176,7 +176,7 @@ func (s *state) count(k key, b *bucket, now time.Time) slog.Record {
 		slog.Duration("within", now.Sub(b.start).Round(time.Millisecond)),
 	)
 	if k.msg != otherMessages {
-		r.AddAttrs(slog.String("level", k.level.String()))
+		r.AddAttrs(slog.String("message_level", k.level.String()))
 	}
 	return r
 }
