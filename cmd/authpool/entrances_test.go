@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,12 +32,14 @@ import (
 
 // serveOnce runs "authpool serve" in-process with args (a socket of its
 // own added) and returns its exit code and output: for configurations that
-// must be refused at start.
+// must be refused at start. One that starts is stopped after 10 seconds.
 func serveOnce(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out syncBuffer
 	full := append([]string{"serve", "--socket", filepath.Join(t.TempDir(), "s.sock")}, args...)
-	code := run(t.Context(), full, strings.NewReader(""), &out, &out)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	code := run(ctx, full, strings.NewReader(""), &out, &out)
 	return code, out.String()
 }
 
