@@ -175,7 +175,7 @@ func refused(t *testing.T, c net.Conn, request string) bool {
 	case err == io.EOF || errors.Is(err, syscall.ECONNRESET):
 		return true
 	}
-	t.Fatalf("reading: %v", err)
+	t.Fatalf("neither answered nor closed: %v", err)
 	return false
 }
 
@@ -657,4 +657,23 @@ func TestConnectionFlags(t *testing.T) {
 	within(t, "the limits in the log", func() bool {
 		return strings.Contains(d.logs.String(), `msg="open-file limit" soft=5000 hard=5000 kept_for_daemon_and_helpers=80 listeners=1 max_connections=1024 max_connections_per_peer=256`)
 	})
+}
+
+// TestReloadKeepsReserveForHelpers: a reload that adds helpers takes
+// their descriptors from what connections may use, not from the helpers.
+func TestReloadKeepsReserveForHelpers(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "authpool.toml")
+	writeFile(t, conf, fmt.Sprintf("command = [%q]\nprocesses = 1\n", scripts(t, "sample.py")))
+	sock := filepath.Join(dir, "authpool.sock")
+	cmd := exec.Command(os.Args[0], "serve", "--socket", sock, "--config", conf)
+	cmd.Env = append(os.Environ(), mainEnv+"=1", nofileEnv+"=512:512")
+	d := startDaemonCmd(t, cmd, sock)
+	writeFile(t, conf, fmt.Sprintf("command = [%q]\nprocesses = 8\n", scripts(t, "sample.py")))
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	// 512 - (64 + 16*8)
+	within(t, "the budget lowered", func() bool {
+		return strings.Contains(d.logs.String(), `msg="connections allowed lowered for the helpers added" helpers=8 connections=320`)
+	})
+	d.dial().want("auth:alice:example.com:wonderland", "1")
 }

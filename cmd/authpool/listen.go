@@ -29,6 +29,16 @@ func (ls *listeners) count() int {
 	return n
 }
 
+// tcp reports whether any listener is a TCP socket.
+func (ls *listeners) tcp() bool {
+	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics} {
+		if l != nil && l.Addr().Network() == "tcp" {
+			return true
+		}
+	}
+	return false
+}
+
 func (ls *listeners) close() {
 	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics} {
 		if l != nil {

@@ -109,6 +109,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	logPlan(log, soft, hard, cfg.Processes, ls.count(), plan, perListener)
+	if len(f.allowGIDs.ids) > 0 && ls.tcp() {
+		log.Warn("--allow-gid admits no one over TCP, where the kernel tells no gid: only --allow-uid does")
+	}
 	budget := server.NewBudget(plan.budget)
 	gate := func(l net.Listener, name string) net.Listener {
 		return server.NewGate(l, server.GateConfig{
