@@ -444,29 +444,52 @@ func TestConnectionFloodLeavesDescriptors(t *testing.T) {
 	}
 }
 
-// hogEnv, "SOCKET:N", makes the test binary a client that opens N
-// connections to SOCKET, keeps each busy (a request every 20 s, as an
+// hogEnv, "unix|PATH|N" or "tcp|HOST:PORT|N", makes the test binary a
+// client that opens N connections to the main socket at PATH, or to the
+// HTTP listener at HOST:PORT, keeps each busy (a request every 20 s, as an
 // active client would), prints how many the daemon answered, and exits at
 // the end of its stdin.
 const hogEnv = "AUTHPOOL_TEST_HOG"
 
 func hog(spec string) int {
-	i := strings.LastIndexByte(spec, ':')
-	path := spec[:i]
-	n, err := strconv.Atoi(spec[i+1:])
+	f := strings.Split(spec, "|")
+	if len(f) != 3 {
+		return 2
+	}
+	network, addr := f[0], f[1]
+	n, err := strconv.Atoi(f[2])
 	if err != nil {
 		return 2
 	}
-	var held []net.Conn
+	type conn struct {
+		c net.Conn
+		r *bufio.Reader
+	}
+	// ask sends one request and reports whether it was answered.
+	ask := func(c conn) bool {
+		c.c.SetDeadline(time.Now().Add(20 * time.Second))
+		if network == "unix" {
+			io.WriteString(c.c, "isuser:bob:example.com\n")
+			line, _ := c.r.ReadString('\n')
+			return line == "1\n"
+		}
+		io.WriteString(c.c, "GET /healthz HTTP/1.1\r\nHost: authpool\r\n\r\n")
+		resp, err := http.ReadResponse(c.r, nil)
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}
+	var held []conn
 	for range n {
-		c, err := net.Dial("unix", path)
+		c, err := net.Dial(network, addr)
 		if err != nil {
 			continue
 		}
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		io.WriteString(c, "isuser:bob:example.com\n")
-		if line, _ := bufio.NewReader(c).ReadString('\n'); line == "1\n" {
-			held = append(held, c)
+		if hc := (conn{c, bufio.NewReader(c)}); ask(hc) {
+			held = append(held, hc)
 		} else {
 			c.Close()
 		}
@@ -480,25 +503,25 @@ func hog(spec string) int {
 			return 0
 		case <-time.After(20 * time.Second):
 			for _, c := range held {
-				c.SetDeadline(time.Now().Add(20 * time.Second))
-				io.WriteString(c, "isuser:bob:example.com\n")
-				bufio.NewReader(c).ReadString('\n')
+				ask(c)
 			}
 		}
 	}
 }
 
-// runAsNobody starts the test binary as uid and gid 65534, from a copy
-// that user can read, with env added.
+// runAsNobody starts the test binary as uid and gid 65534, from a copy in
+// dir that user can read, with env added.
 func runAsNobody(t *testing.T, dir string, env ...string) *exec.Cmd {
 	t.Helper()
 	bin := filepath.Join(dir, "authpool.test")
-	src, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, src, 0o755); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(bin); err != nil {
+		src, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, src, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
@@ -506,23 +529,11 @@ func runAsNobody(t *testing.T, dir string, env ...string) *exec.Cmd {
 	return cmd
 }
 
-// TestOneClientCannotTakeEverySlot is finding 6: 1,024 connections of one
-// permitted client, each sending a request every 20 s, held every
-// --max-connections place; check, connect and status all failed.
-func TestOneClientCannotTakeEverySlot(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root, to run a client as another user")
-	}
-	dir, err := os.MkdirTemp("", "authpool-hog")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	sock := filepath.Join(dir, "authpool.sock")
-	d := startDaemonOn(t, sock, "--socket-group", "65534", "--", scripts(t, "sample.py"))
-
-	cmd := runAsNobody(t, dir, hogEnv+"="+sock+":1024")
+// startHog runs a hog (see hogEnv) as uid 65534 from dir and returns what
+// it reports.
+func startHog(t *testing.T, dir, spec string) string {
+	t.Helper()
+	cmd := runAsNobody(t, dir, hogEnv+"="+spec)
 	stdin, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -537,17 +548,45 @@ func TestOneClientCannotTakeEverySlot(t *testing.T) {
 	}()
 	select {
 	case line := <-held:
-		if line != "held 256\n" {
-			t.Fatalf("the client got %q, want held 256 (a quarter of --max-connections)", line)
-		}
-	case <-time.After(60 * time.Second):
+		return line
+	case <-time.After(2 * time.Minute):
 		t.Fatal("the hog did not report")
+		return ""
+	}
+}
+
+// TestOneClientCannotTakeEverySlot is finding 6: 1,024 connections of one
+// permitted client, each sending a request every 20 s, held every
+// --max-connections place; check, connect and status all failed. Here the
+// client is uid 65534, and takes what it can of the main socket and of
+// the HTTP listener over loopback TCP.
+func TestOneClientCannotTakeEverySlot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root, to run a client as another user")
+	}
+	dir, err := os.MkdirTemp("", "authpool-hog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	sock := filepath.Join(dir, "authpool.sock")
+	d := startDaemonOn(t, sock, "--socket-group", "65534",
+		"--http", "127.0.0.1:0", "--http-credentials-file", credsFile(t, "prosody:"+secretMark+"-http"),
+		"--", scripts(t, "sample.py"))
+	httpAddr := d.httpAddr()
+
+	for _, spec := range []string{"unix|" + sock + "|1024", "tcp|" + httpAddr + "|1024"} {
+		if got := startHog(t, dir, spec); got != "held 256\n" {
+			t.Fatalf("%s: the client got %q, want held 256 (a quarter of --max-connections)", spec, got)
+		}
 	}
 	within(t, "the refusals in the log", func() bool {
 		return strings.Contains(d.logs.String(), "too many from one peer") && strings.Contains(d.logs.String(), "uid 65534")
 	})
 
-	// Everyone else still gets in: check, connect and status.
+	// Everyone else still gets in: check, connect and status, and the
+	// HTTP API.
 	var stdout, stderr strings.Builder
 	if code := run(t.Context(), []string{"check", "--socket", sock, "auth", "alice", "example.com"},
 		strings.NewReader("wonderland"), &stdout, &stderr); code != 0 {
@@ -560,6 +599,17 @@ func TestOneClientCannotTakeEverySlot(t *testing.T) {
 	io.WriteString(b.in, "auth:alice:example.com:wonderland\n")
 	if got := b.read(2); got != "1\n" {
 		t.Fatalf("connect answered %q", got)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/check_password?user=alice&server=example.com&pass=wonderland", nil)
+	req.SetBasicAuth("prosody", secretMark+"-http")
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "true" {
+		t.Fatalf("HTTP: %d %q", resp.StatusCode, body)
 	}
 }
 
