@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/authpool/authpool/server"
 )
 
 // File descriptors the daemon keeps out of its listeners' reach, so that
@@ -76,13 +79,64 @@ func planConnections(limit uint64, helpers, listeners, perListener, perPeer int)
 	return p, nil
 }
 
-// logPlan says what the daemon runs with, and warns when the open-file
-// limit made the connection limits lower than asked.
-func logPlan(log *slog.Logger, soft, hard uint64, helpers, listeners int, p connPlan, asked int) {
+// admission is how every listener admits connections: the allow lists,
+// the limits fitted to the open-file limit, and the budget they share.
+type admission struct {
+	f       *serveFlags
+	plan    connPlan
+	limit   uint64 // soft RLIMIT_NOFILE
+	helpers int    // what the reserve was kept for
+	budget  *server.Budget
+	log     *slog.Logger
+	clients *slog.Logger // rate-limited: refusals are a client's doing
+}
+
+// newAdmission raises the open-file limit, fits the connection limits
+// asked for (perPeer 0: the default) to it and logs the result.
+func newAdmission(f *serveFlags, ls *listeners, helpers, perListener, perPeer int, log, clients *slog.Logger) (*admission, error) {
+	soft, hard, err := raiseNoFile()
+	if err != nil {
+		log.Warn("cannot raise the open-file limit", "err", err)
+	}
+	plan, err := planConnections(soft, helpers, ls.count(), perListener, perPeer)
+	if err != nil {
+		return nil, err
+	}
 	log.Info("open-file limit", "soft", soft, "hard", hard, "kept_for_daemon_and_helpers", fdReserve(helpers),
-		"listeners", listeners, "max_connections", p.perListener, "max_connections_per_peer", p.perPeer)
-	if p.lowered {
+		"listeners", ls.count(), "max_connections", plan.perListener, "max_connections_per_peer", plan.perPeer)
+	if plan.lowered {
 		log.Warn("--max-connections lowered to fit the open-file limit; raise the limit (LimitNOFILE= in the systemd unit) for more",
-			"asked", asked, "max_connections", p.perListener)
+			"asked", perListener, "max_connections", plan.perListener)
+	}
+	if len(f.allowGIDs.ids) > 0 && ls.tcp() {
+		log.Warn("--allow-gid admits no one over TCP, where the kernel tells no gid: only --allow-uid does")
+	}
+	return &admission{f: f, plan: plan, limit: soft, helpers: helpers, budget: server.NewBudget(plan.budget), log: log, clients: clients}, nil
+}
+
+// gate puts l behind the allow lists and the limits.
+func (a *admission) gate(l net.Listener, name string) net.Listener {
+	return server.NewGate(l, server.GateConfig{
+		Name:           name,
+		AllowUIDs:      a.f.allowUIDs.ids,
+		AllowGIDs:      a.f.allowGIDs.ids,
+		MaxConnections: a.plan.perListener,
+		MaxPerPeer:     a.plan.perPeer,
+		Budget:         a.budget,
+		Logger:         a.clients,
+	})
+}
+
+// helpersNow takes a new helper count (after a reload): more helpers need
+// more of the reserve, so connections get less, and the helpers can
+// always be started.
+func (a *admission) helpersNow(n int) {
+	if n <= a.helpers {
+		return
+	}
+	a.helpers = n
+	if fit := max(int(min(a.limit, 1<<30))-fdReserve(n), 0); fit < a.budget.Max() {
+		a.budget.SetMax(fit)
+		a.log.Warn("connections allowed lowered for the helpers added", "helpers", n, "connections", fit)
 	}
 }

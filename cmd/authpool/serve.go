@@ -99,30 +99,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		ls.close()
 		return fail(err)
 	}
-	soft, hard, err := raiseNoFile()
-	if err != nil {
-		log.Warn("cannot raise the open-file limit", "err", err)
-	}
-	plan, err := planConnections(soft, cfg.Processes, ls.count(), perListener, perPeer)
+	adm, err := newAdmission(f, ls, cfg.Processes, perListener, perPeer, log, clientLog)
 	if err != nil {
 		ls.close()
 		return fail(err)
-	}
-	logPlan(log, soft, hard, cfg.Processes, ls.count(), plan, perListener)
-	if len(f.allowGIDs.ids) > 0 && ls.tcp() {
-		log.Warn("--allow-gid admits no one over TCP, where the kernel tells no gid: only --allow-uid does")
-	}
-	budget := server.NewBudget(plan.budget)
-	gate := func(l net.Listener, name string) net.Listener {
-		return server.NewGate(l, server.GateConfig{
-			Name:           name,
-			AllowUIDs:      f.allowUIDs.ids,
-			AllowGIDs:      f.allowGIDs.ids,
-			MaxConnections: plan.perListener,
-			MaxPerPeer:     plan.perPeer,
-			Budget:         budget,
-			Logger:         clientLog,
-		})
 	}
 	p, err := pool.New(cfg)
 	if err != nil {
@@ -153,9 +133,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		AllowUIDs:             f.allowUIDs.ids,
 		AllowGIDs:             f.allowGIDs.ids,
 		ClientTimeout:         clientTimeout,
-		MaxConnections:        plan.perListener,
-		MaxConnectionsPerPeer: plan.perPeer,
-		Budget:                budget,
+		MaxConnections:        adm.plan.perListener,
+		MaxConnectionsPerPeer: adm.plan.perPeer,
+		Budget:                adm.budget,
 		Status:                status,
 	})
 	if err != nil {
@@ -188,14 +168,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			p.Close()
 			return fail(err)
 		}
-		newHTTP(withOps(api, ops, creds), gate(ls.http, "http"))
+		newHTTP(withOps(api, ops, creds), adm.gate(ls.http, "http"))
 		if f.httpInsecure {
 			log.Error("HTTP API WITHOUT AUTHENTICATION (--http-insecure-no-auth): anyone who can connect to it can check and set passwords",
 				"addr", ls.http.Addr().String())
 		}
 	}
 	if ls.metrics != nil {
-		newHTTP(ops, gate(ls.metrics, "metrics"))
+		newHTTP(ops, adm.gate(ls.metrics, "metrics"))
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
@@ -233,14 +213,7 @@ loop:
 			break loop
 		case <-hup:
 			reload(args, stderr, f, p, level, log)
-			// More helpers need more of the reserve: connections get
-			// less, so that the helpers can always be started.
-			if n := len(p.Stats().Helpers); n > cfg.Processes {
-				if fit := int(min(soft, 1<<30)) - fdReserve(n); fit < budget.Max() {
-					budget.SetMax(max(fit, 0))
-					log.Warn("connections allowed lowered for the helpers added", "helpers", n, "connections", max(fit, 0))
-				}
-			}
+			adm.helpersNow(len(p.Stats().Helpers))
 		case err := <-ended:
 			running--
 			log.Error("serving failed", "err", err)
