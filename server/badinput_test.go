@@ -128,7 +128,7 @@ func TestManyIdleConnections(t *testing.T) {
 		return len(ents)
 	}
 	f := &fakePool{}
-	srv, path := serveWith(t, Config{Pool: f, MaxConnections: 1500}, (*Server).Serve)
+	srv, path := serveWith(t, Config{Pool: f, MaxConnections: 1500, MaxConnectionsPerPeer: 1500}, (*Server).Serve)
 	before := fds()
 	var idle []net.Conn
 	for range 2000 {

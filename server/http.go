@@ -5,12 +5,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
+	"unicode"
 
 	"github.com/authpool/authpool/framing"
 )
@@ -23,9 +25,13 @@ type HTTPConfig struct {
 	// need the ejabberd protocol, and answer 501 otherwise.
 	Protocol framing.Protocol
 	// Credentials, "user:password", makes every request need HTTP Basic
-	// authentication with them (Prosody's http_auth_credentials). Empty
-	// means none.
+	// authentication with them (Prosody's http_auth_credentials). They
+	// are required (see CheckCredentials) unless InsecureNoAuth is set.
 	Credentials string
+	// InsecureNoAuth serves every request without credentials: anyone
+	// who can connect can check and set passwords. Never the default;
+	// only for a listener nobody else can reach.
+	InsecureNoAuth bool
 	// Logger receives events; nil discards them. URLs and bodies are never
 	// logged: they carry passwords.
 	Logger *slog.Logger
@@ -54,13 +60,42 @@ func NewHTTPHandler(cfg HTTPConfig) (http.Handler, error) {
 	if cfg.Pool == nil {
 		return nil, errors.New("server: HTTPConfig.Pool is nil")
 	}
-	if cfg.Credentials != "" && !strings.Contains(cfg.Credentials, ":") {
-		return nil, errors.New("server: HTTPConfig.Credentials must be user:password")
+	switch {
+	case cfg.InsecureNoAuth && cfg.Credentials != "":
+		return nil, errors.New("server: HTTPConfig has both Credentials and InsecureNoAuth")
+	case !cfg.InsecureNoAuth:
+		if err := CheckCredentials(cfg.Credentials); err != nil {
+			return nil, fmt.Errorf("server: HTTPConfig.Credentials: %w", err)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &httpHandler{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// ErrBadCredentials is wrapped by CheckCredentials' errors.
+var ErrBadCredentials = errors.New("HTTP credentials must be USER:PASSWORD, neither blank")
+
+// CheckCredentials refuses HTTP Basic credentials that would protect
+// nothing, or not what their writer meant: empty, without the "user:"
+// part, a blank user or password, or a control character (such as the
+// line end of a second line in a file). Its errors never contain them.
+func CheckCredentials(creds string) error {
+	user, pass, ok := strings.Cut(creds, ":")
+	switch {
+	case creds == "":
+		return fmt.Errorf("%w: they are empty", ErrBadCredentials)
+	case !ok:
+		return fmt.Errorf("%w: there is no ':'", ErrBadCredentials)
+	case strings.TrimSpace(user) == "":
+		return fmt.Errorf("%w: the user is blank", ErrBadCredentials)
+	case strings.TrimSpace(pass) == "":
+		return fmt.Errorf("%w: the password is blank", ErrBadCredentials)
+	case strings.ContainsFunc(creds, unicode.IsControl):
+		return fmt.Errorf("%w: they contain a control character or a line end", ErrBadCredentials)
+	}
+	return nil
 }
 
 type httpHandler struct {
@@ -142,7 +177,7 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // authorized checks HTTP Basic credentials in constant time, so response
 // timing tells nothing about how much of a guess was right.
 func (h *httpHandler) authorized(r *http.Request) bool {
-	if h.cfg.Credentials == "" {
+	if h.cfg.InsecureNoAuth {
 		return true
 	}
 	got := ""

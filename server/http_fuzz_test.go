@@ -97,6 +97,7 @@ func fzServe(t *testing.T, cfg HTTPConfig, outcome fzOutcome, verb, target, quer
 	fake := &fzPool{outcome: outcome}
 	var log bytes.Buffer
 	cfg.Pool = fake
+	cfg.InsecureNoAuth = cfg.Credentials == ""
 	cfg.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{
 		Level: slog.LevelDebug,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {

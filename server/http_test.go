@@ -15,11 +15,11 @@ import (
 func TestHTTPHandler(t *testing.T) {
 	f := &fakePool{}
 	t.Cleanup(f.wg.Wait)
-	ejab, err := NewHTTPHandler(HTTPConfig{Pool: f, Protocol: framing.Ejabberd})
+	ejab, err := NewHTTPHandler(HTTPConfig{Pool: f, Protocol: framing.Ejabberd, InsecureNoAuth: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	generic, _ := NewHTTPHandler(HTTPConfig{Pool: f, Protocol: framing.Generic})
+	generic, _ := NewHTTPHandler(HTTPConfig{Pool: f, Protocol: framing.Generic, InsecureNoAuth: true})
 	get := func(method string, q url.Values) *http.Request {
 		return httptest.NewRequest(http.MethodGet, "/auth/"+method+"?"+q.Encode(), nil)
 	}
@@ -112,7 +112,40 @@ func TestHTTPBasicAuth(t *testing.T) {
 			t.Error("401 without WWW-Authenticate")
 		}
 	}
-	if _, err := NewHTTPHandler(HTTPConfig{Pool: f, Credentials: "nocolon"}); err == nil {
-		t.Error("credentials without ':' accepted")
+}
+
+// TestHTTPCredentialsRequired is findings 1 and 2 of issue 10 at the
+// library's level: no credentials, or credentials that protect nothing,
+// were an API open to anyone who could connect.
+func TestHTTPCredentialsRequired(t *testing.T) {
+	f := &fakePool{}
+	for _, tt := range []struct {
+		name  string
+		cfg   HTTPConfig
+		valid bool
+	}{
+		{"none", HTTPConfig{}, false},
+		{"no colon", HTTPConfig{Credentials: "nocolon"}, false},
+		{"no user", HTTPConfig{Credentials: ":s3cret"}, false},
+		{"blank user", HTTPConfig{Credentials: " \t:s3cret"}, false},
+		{"no password", HTTPConfig{Credentials: "prosody:"}, false},
+		{"blank password", HTTPConfig{Credentials: "prosody:  "}, false},
+		{"only a colon", HTTPConfig{Credentials: ":"}, false},
+		{"two lines", HTTPConfig{Credentials: "prosody:s3cret\nother:x"}, false},
+		{"NUL", HTTPConfig{Credentials: "prosody:s3\x00cret"}, false},
+		{"both", HTTPConfig{Credentials: "prosody:s3cret", InsecureNoAuth: true}, false},
+		{"credentials", HTTPConfig{Credentials: "prosody:s3cret"}, true},
+		{"colon in password", HTTPConfig{Credentials: "prosody:s3:cret"}, true},
+		{"spaces inside", HTTPConfig{Credentials: "pro sody:s3 cret"}, true},
+		{"insecure, asked for", HTTPConfig{InsecureNoAuth: true}, true},
+	} {
+		tt.cfg.Pool = f
+		_, err := NewHTTPHandler(tt.cfg)
+		if (err == nil) != tt.valid {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3") {
+			t.Errorf("%s: the error shows the credentials: %v", tt.name, err)
+		}
 	}
 }

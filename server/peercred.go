@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 
 	"golang.org/x/sys/unix"
 )
 
 // ErrNotAllowed is wrapped by the error logged for a connection refused by
-// Config.AllowUIDs and Config.AllowGIDs.
+// the allow lists (Config.AllowUIDs and AllowGIDs, GateConfig's).
 var ErrNotAllowed = errors.New("peer not allowed")
 
 // PeerCred returns the credentials of the process at the other end of a Unix
@@ -34,19 +33,4 @@ func PeerCred(c net.Conn) (*unix.Ucred, error) {
 		return nil, err
 	}
 	return cred, credErr
-}
-
-// admit applies the uid and gid allow lists to a new connection.
-func (s *Server) admit(c net.Conn) error {
-	if len(s.cfg.AllowUIDs) == 0 && len(s.cfg.AllowGIDs) == 0 {
-		return nil
-	}
-	cred, err := PeerCred(c)
-	if err != nil {
-		return fmt.Errorf("%w: cannot tell who it is: %w", ErrNotAllowed, err)
-	}
-	if slices.Contains(s.cfg.AllowUIDs, cred.Uid) || slices.Contains(s.cfg.AllowGIDs, cred.Gid) {
-		return nil
-	}
-	return fmt.Errorf("%w: pid %d uid %d gid %d", ErrNotAllowed, cred.Pid, cred.Uid, cred.Gid)
 }

@@ -41,10 +41,17 @@ type Config struct {
 	// keep a connection open (authpool connect, package client) reconnect
 	// by themselves. Zero means 1 minute; negative means never.
 	ClientTimeout time.Duration
-	// MaxConnections bounds the connections open at once across the
+	// MaxConnections bounds the connections open at once on each of the
 	// server's listeners; more are closed as soon as they are accepted, and
 	// logged. Zero means 1024.
 	MaxConnections int
+	// MaxConnectionsPerPeer bounds the connections one peer (a uid, read
+	// with SO_PEERCRED) holds at once on each listener, so that one client
+	// cannot take every place. Zero means a quarter of MaxConnections.
+	MaxConnectionsPerPeer int
+	// Budget, when set, bounds the connections of every listener that
+	// shares it (see GateConfig.Budget).
+	Budget *Budget
 	// Status, when set, answers the native "ID status" request with its
 	// value as one line of JSON (authpool status uses it).
 	Status func() any
@@ -54,6 +61,8 @@ type Config struct {
 	// means anyone who can open the socket, which its file mode decides.
 	AllowUIDs []uint32
 	AllowGIDs []uint32
+
+	peer func(net.Conn) (Peer, error) // tests
 }
 
 // Server accepts connections and answers their requests. Create it with
@@ -67,9 +76,6 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closed    bool
 	wg        sync.WaitGroup // one per connection goroutine pair
-
-	refused       int // connections refused over MaxConnections since refusedLogged
-	refusedLogged time.Time
 
 	connID atomic.Uint64
 }
@@ -91,9 +97,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ClientTimeout == 0 {
 		cfg.ClientTimeout = time.Minute
 	}
-	if cfg.MaxConnections <= 0 {
-		cfg.MaxConnections = 1024
-	}
 	return &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -105,7 +108,8 @@ func New(cfg Config) (*Server, error) {
 // Serve accepts connections on l, whose clients speak the generic line
 // protocol or the native protocol (docs/PROTOCOL.md), until Shutdown or
 // Close, which make it return ErrServerClosed; l is closed when Serve
-// returns.
+// returns. Connections are admitted as Config's access control and limits
+// say (see Gate).
 func (s *Server) Serve(l net.Listener) error { return s.serve(l, lineCodec{}) }
 
 // ServeEjabberd is Serve for clients that speak ejabberd's extauth framing
@@ -113,7 +117,16 @@ func (s *Server) Serve(l net.Listener) error { return s.serve(l, lineCodec{}) }
 // itself does when its extauth_program is a socket bridge.
 func (s *Server) ServeEjabberd(l net.Listener) error { return s.serve(l, frameCodec{}) }
 
-func (s *Server) serve(l net.Listener, cd codec) error {
+func (s *Server) serve(nl net.Listener, cd codec) error {
+	l := NewGate(nl, GateConfig{
+		AllowUIDs:      s.cfg.AllowUIDs,
+		AllowGIDs:      s.cfg.AllowGIDs,
+		MaxConnections: s.cfg.MaxConnections,
+		MaxPerPeer:     s.cfg.MaxConnectionsPerPeer,
+		Budget:         s.cfg.Budget,
+		Logger:         s.log,
+		peer:           s.cfg.peer,
+	})
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -129,23 +142,14 @@ func (s *Server) serve(l net.Listener, cd codec) error {
 		l.Close()
 	}()
 
-	var backoff time.Duration
 	for {
 		nc, err := l.Accept()
 		if err != nil {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			if isResourceShortage(err) {
-				// Out of descriptors and the like: wait rather than spin.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
 			return err
 		}
-		backoff = 0
 		s.start(nc, cd)
 	}
 }
@@ -157,25 +161,9 @@ func (s *Server) isClosed() bool {
 }
 
 func (s *Server) start(nc net.Conn, cd codec) {
-	if err := s.admit(nc); err != nil {
-		s.log.Warn("connection refused", "err", err)
-		nc.Close()
-		return
-	}
 	c := newConn(s, nc, cd)
 	s.mu.Lock()
 	if s.closed {
-		s.mu.Unlock()
-		nc.Close()
-		c.cancel()
-		return
-	}
-	if len(s.conns) >= s.cfg.MaxConnections {
-		s.refused++
-		if now := time.Now(); now.Sub(s.refusedLogged) >= time.Second {
-			s.log.Warn("connections refused: too many open", "max", s.cfg.MaxConnections, "refused", s.refused)
-			s.refusedLogged, s.refused = now, 0
-		}
 		s.mu.Unlock()
 		nc.Close()
 		c.cancel()

@@ -17,6 +17,7 @@ import (
 	"github.com/authpool/authpool/framing"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
+	"github.com/authpool/authpool/server"
 )
 
 // serveFlags are authpool serve's settings. Names follow Prosody's
@@ -44,10 +45,12 @@ type serveFlags struct {
 	allowGIDs      idList
 	clientTimeout  time.Duration
 	maxConns       int
+	maxPerPeer     int
 	ejabberdSocket string
 	http           string
-	httpCreds      string
-	httpCredsFile  string
+	httpCreds      setString
+	httpCredsFile  setString
+	httpInsecure   bool
 	metrics        string
 	cacheTTL       time.Duration
 	negCacheTTL    time.Duration
@@ -93,11 +96,13 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.allowUIDs, "allow-uid", "admit only connections from these users (names or uids, comma-separated or repeated), checked with SO_PEERCRED")
 	fs.Var(&f.allowGIDs, "allow-gid", "admit connections from processes with these primary groups (names or gids)")
 	fs.DurationVar(&f.clientTimeout, "client-timeout", time.Minute, "close a socket client silent this long while it owes nothing (stalled mid-request, or idle; 0: never); clients reconnect by themselves")
-	fs.IntVar(&f.maxConns, "max-connections", 1024, "most socket connections open at once; more are closed at once and logged")
+	fs.IntVar(&f.maxConns, "max-connections", 1024, "most connections open at once on each listener (0: 1024); more are closed at once and logged; lowered if the open-file limit is too low for it")
+	fs.IntVar(&f.maxPerPeer, "max-connections-per-peer", 0, "most connections one peer (a uid; over TCP, a uid on loopback or an address) holds at once on each listener (0: a quarter of --max-connections)")
 	fs.StringVar(&f.ejabberdSocket, "ejabberd-socket", "", "also serve ejabberd's length-prefixed protocol on this Unix socket")
 	fs.StringVar(&f.http, "http", "", "also serve an HTTP API compatible with Prosody's mod_auth_http on HOST:PORT (loopback only) or unix:/PATH")
-	fs.StringVar(&f.httpCreds, "http-credentials", "", "require HTTP Basic auth with USER:PASSWORD (Prosody's http_auth_credentials); visible in ps, prefer --http-credentials-file")
-	fs.StringVar(&f.httpCredsFile, "http-credentials-file", "", "read USER:PASSWORD for HTTP Basic auth from this file")
+	fs.Var(&f.httpCreds, "http-credentials", "HTTP Basic auth USER:PASSWORD that --http requires (Prosody's http_auth_credentials); every local user sees it in ps: prefer --http-credentials-file")
+	fs.Var(&f.httpCredsFile, "http-credentials-file", "read USER:PASSWORD for the HTTP Basic auth that --http requires from this file (one line; not readable by others)")
+	fs.BoolVar(&f.httpInsecure, "http-insecure-no-auth", false, "serve --http without credentials: anyone who can connect can check and set passwords")
 	fs.StringVar(&f.metrics, "metrics", "", "serve /metrics (Prometheus), /healthz and /status on HOST:PORT (loopback only) or unix:/PATH; --http serves them too")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 0, "keep yes answers to auth and isuser this long (0: not cached); keyed by an HMAC, never the password")
 	fs.DurationVar(&f.negCacheTTL, "negative-cache-ttl", 0, "keep no answers this long (0: not cached)")
@@ -195,28 +200,102 @@ func parseLevel(s string) (slog.Level, error) {
 	return lv, nil
 }
 
-// httpCredentials returns the HTTP Basic credentials the flags give, if
-// any.
-func (f *serveFlags) httpCredentials() (string, error) {
-	creds := f.httpCreds
-	if f.httpCredsFile != "" {
-		if creds != "" {
-			return "", errors.New("give --http-credentials or --http-credentials-file, not both")
+// errNoHTTPAuth is an HTTP listener with neither credentials nor
+// --http-insecure-no-auth.
+var errNoHTTPAuth = errors.New("the HTTP API needs credentials: --http-credentials-file FILE holding USER:PASSWORD " +
+	"(what Prosody's http_auth_credentials says), or, only where nobody else can reach it, --http-insecure-no-auth")
+
+// httpCredentials returns the HTTP Basic credentials the flags give for an
+// HTTP listener (httpOn: opened, or handed over by systemd). They are
+// required unless --http-insecure-no-auth says otherwise, and must protect
+// something: blank ones are refused, never read as "no authentication".
+func (f *serveFlags) httpCredentials(httpOn bool) (string, error) {
+	var creds, from string
+	given := f.httpCreds.set || f.httpCredsFile.set
+	switch {
+	case f.httpCreds.set && f.httpCredsFile.set:
+		return "", errors.New("give --http-credentials or --http-credentials-file, not both")
+	case !httpOn && (given || f.httpInsecure):
+		return "", errors.New("HTTP credentials or --http-insecure-no-auth given without --http")
+	case !httpOn:
+		return "", nil
+	case f.httpInsecure && given:
+		return "", errors.New("give HTTP credentials or --http-insecure-no-auth, not both")
+	case f.httpInsecure:
+		return "", nil
+	case !given:
+		return "", errNoHTTPAuth
+	case f.httpCreds.set:
+		creds, from = f.httpCreds.v, "--http-credentials"
+	default:
+		from = "--http-credentials-file"
+		if f.httpCredsFile.v == "" {
+			return "", fmt.Errorf("%s: no file named", from)
 		}
-		b, err := os.ReadFile(f.httpCredsFile)
+		b, err := readSecretFile(f.httpCredsFile.v)
 		if err != nil {
-			return "", fmt.Errorf("--http-credentials-file: %w", err)
+			return "", fmt.Errorf("%s: %w", from, err)
 		}
 		creds = strings.TrimRight(string(b), "\r\n")
 	}
-	if creds != "" && f.http == "" {
-		return "", errors.New("HTTP credentials given without --http")
-	}
-	if creds != "" && !strings.Contains(creds, ":") {
-		return "", errors.New("HTTP credentials must be USER:PASSWORD")
+	if err := server.CheckCredentials(creds); err != nil {
+		return "", fmt.Errorf("%s: %w", from, err)
 	}
 	return creds, nil
 }
+
+// readSecretFile reads a file that holds a secret, refusing one every
+// user can read: the secret would be no secret.
+func readSecretFile(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return nil, fmt.Errorf("%s is readable by every user (mode %#o): chmod o-r it", path, fi.Mode().Perm())
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(fh, 64<<10))
+}
+
+// connLimits checks --max-connections and --max-connections-per-peer and
+// returns them with their defaults applied.
+func (f *serveFlags) connLimits() (perListener, perPeer int, err error) {
+	perListener, perPeer = f.maxConns, f.maxPerPeer
+	if perListener < 0 || perPeer < 0 {
+		return 0, 0, errors.New("--max-connections and --max-connections-per-peer cannot be negative")
+	}
+	if perListener == 0 {
+		perListener = 1024
+	}
+	if perPeer > perListener {
+		return 0, 0, fmt.Errorf("--max-connections-per-peer %d is more than --max-connections %d", perPeer, perListener)
+	}
+	return perListener, perPeer, nil
+}
+
+// setString is a string flag that knows whether it was given, so that
+// an empty value given is not read as the flag left out.
+type setString struct {
+	v   string
+	set bool
+}
+
+func (s *setString) String() string {
+	if s == nil {
+		return ""
+	}
+	return s.v
+}
+
+func (s *setString) Set(v string) error { s.v, s.set = v, true; return nil }
 
 // idList is a repeatable, comma-separated list of user or group names or
 // numeric ids; lookup resolves names.

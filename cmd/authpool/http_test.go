@@ -26,6 +26,16 @@ func unixHTTP(path string) *http.Client {
 	}
 }
 
+// credsFile writes HTTP credentials to a file only its owner can read.
+func credsFile(t *testing.T, creds string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "creds")
+	if err := os.WriteFile(p, []byte(creds+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestHTTPAPI drives every mod_auth_http method against a running daemon,
 // as Prosody's mod_auth_http sends them.
 func TestHTTPAPI(t *testing.T) {
@@ -101,7 +111,7 @@ func TestHTTPAPI(t *testing.T) {
 func TestHTTPNotExpressibleAndDown(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "http.sock")
-	startDaemon(t, "--http", "unix:"+sock, "--timeout", "300ms", "--", scripts(t, "misbehave.py"))
+	startDaemon(t, "--http", "unix:"+sock, "--http-insecure-no-auth", "--timeout", "300ms", "--", scripts(t, "misbehave.py"))
 	hc := unixHTTP(sock)
 	for _, tt := range []struct {
 		verb, target string
@@ -127,7 +137,7 @@ func TestHTTPNotExpressibleAndDown(t *testing.T) {
 
 func TestHTTPUnavailable(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "http.sock")
-	startDaemon(t, "--http", "unix:"+sock, "--processes", "2", "--", scripts(t, "crashloop.sh"))
+	startDaemon(t, "--http", "unix:"+sock, "--http-insecure-no-auth", "--processes", "2", "--", scripts(t, "crashloop.sh"))
 	hc := unixHTTP(sock)
 	within(t, "503 from a crash-looping helper", func() bool {
 		resp, err := hc.Get("http://authpool/check_password?user=alice&server=example.com&pass=wonderland")
@@ -165,7 +175,8 @@ func TestNativeProtocolEndToEnd(t *testing.T) {
 }
 
 func TestHTTPLoopbackOnly(t *testing.T) {
-	d := startDaemon(t, "--http", "127.0.0.1:0", "--", scripts(t, "sample.py"))
+	d := startDaemon(t, "--http", "127.0.0.1:0", "--http-credentials-file", credsFile(t, "prosody:"+secretMark+"-http"),
+		"--", scripts(t, "sample.py"))
 	var addr string
 	within(t, "the http address in the log", func() bool {
 		m := regexp.MustCompile(`msg="http listening" addr=(\S+)`).FindStringSubmatch(d.logs.String())
@@ -174,7 +185,9 @@ func TestHTTPLoopbackOnly(t *testing.T) {
 		}
 		return m != nil
 	})
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Get("http://" + addr + "/user_exists?user=bob&server=example.com")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/user_exists?user=bob&server=example.com", nil)
+	req.SetBasicAuth("prosody", secretMark+"-http")
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,27 @@ import (
 // listeners are the daemon's open listeners.
 type listeners struct {
 	main, ejabberd, http, metrics net.Listener
+}
+
+// count returns how many listeners are open.
+func (ls *listeners) count() int {
+	n := 0
+	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics} {
+		if l != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// tcp reports whether any listener is a TCP socket.
+func (ls *listeners) tcp() bool {
+	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics} {
+		if l != nil && l.Addr().Network() == "tcp" {
+			return true
+		}
+	}
+	return false
 }
 
 func (ls *listeners) close() {
@@ -70,7 +92,75 @@ func (f *serveFlags) listen(log *slog.Logger) (*listeners, error) {
 			return nil, err
 		}
 	}
+	if err := ls.vet(); err != nil {
+		ls.close()
+		return nil, err
+	}
 	return ls, nil
+}
+
+// vet checks every listener, whether the flags opened it or systemd
+// handed it over, the same way: who can reach it must be no more than
+// the flags could have allowed.
+func (ls *listeners) vet() error {
+	for _, x := range []struct {
+		l     net.Listener
+		flag  string
+		tcpOK bool // the HTTP listeners: credentials guard them
+	}{
+		{ls.main, "socket", false},
+		{ls.ejabberd, "ejabberd-socket", false},
+		{ls.http, "http", true},
+		{ls.metrics, "metrics", true},
+	} {
+		if x.l == nil {
+			continue
+		}
+		if err := vetListener(x.l, x.tcpOK); err != nil {
+			return fmt.Errorf("--%s %s: %w", x.flag, x.l.Addr(), err)
+		}
+	}
+	return nil
+}
+
+// errTooOpen is a listener that more people could reach than any flag
+// allows.
+var errTooOpen = errors.New("refusing a listener")
+
+// vetListener refuses a listener beyond what the flags allow: a TCP
+// socket not on loopback (or any TCP socket where only a Unix socket is
+// allowed), a Unix socket without a file (abstract: no permissions guard
+// it) or whose file is world-writable, anything but a stream socket.
+func vetListener(l net.Listener, tcpOK bool) error {
+	switch a := l.Addr().(type) {
+	case *net.TCPAddr:
+		if !tcpOK {
+			return fmt.Errorf("%w: a TCP socket, where only a Unix socket is allowed (nothing but a socket file's permissions and --allow-uid guard this protocol)", errTooOpen)
+		}
+		if !a.IP.IsLoopback() {
+			return fmt.Errorf("%w: %s is not a loopback address: passwords travel in clear over this API, so it serves only 127.0.0.1, [::1] or a unix: socket", errTooOpen, a)
+		}
+		return nil
+	case *net.UnixAddr:
+		if a.Net != "unix" {
+			return fmt.Errorf("%w: a %s socket, not a stream socket", errTooOpen, a.Net)
+		}
+		if a.Name == "" || a.Name[0] == '@' {
+			return fmt.Errorf("%w: an abstract Unix socket, which anyone can connect to: give it a path", errTooOpen)
+		}
+		fi, err := os.Lstat(a.Name)
+		if err != nil {
+			return fmt.Errorf("%w: cannot check its file: %w", errTooOpen, err)
+		}
+		if fi.Mode()&os.ModeSocket == 0 {
+			return fmt.Errorf("%w: %s is not a socket", errTooOpen, a.Name)
+		}
+		if fi.Mode().Perm()&0o002 != 0 {
+			return fmt.Errorf("%w: socket mode %#o is world-writable: anyone could ask for passwords to be checked", errTooOpen, fi.Mode().Perm())
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: a %s socket; want a Unix stream socket or loopback TCP", errTooOpen, l.Addr().Network())
 }
 
 // activated returns the listeners systemd passed (LISTEN_FDS), sorted by
@@ -119,9 +209,9 @@ func listenHTTP(addr string, mode os.FileMode, gid int) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ta, ok := l.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+	if err := vetListener(l, true); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("%s is not a loopback address: passwords travel in clear over this API, so it serves only 127.0.0.1, [::1] or a unix: socket", addr)
+		return nil, err
 	}
 	return l, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"github.com/authpool/authpool/internal/testutil"
 )
@@ -24,10 +25,27 @@ import (
 // step, the way os/exec's tests re-execute themselves.
 const mainEnv = "AUTHPOOL_TEST_RUN_MAIN"
 
+// nofileEnv, "SOFT:HARD", sets the re-executed daemon's open-file limit
+// before main runs (what systemd's LimitNOFILE= does), so tests can run
+// it out of descriptors without running the test process out.
+const nofileEnv = "AUTHPOOL_TEST_NOFILE"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) == "1" {
+		if v := os.Getenv(nofileEnv); v != "" {
+			var rl unix.Rlimit
+			if _, err := fmt.Sscanf(v, "%d:%d", &rl.Cur, &rl.Max); err != nil {
+				panic(err)
+			}
+			if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+				panic(err)
+			}
+		}
 		main()
 		return
+	}
+	if spec := os.Getenv(hogEnv); spec != "" {
+		os.Exit(hog(spec))
 	}
 	goleak.VerifyTestMain(m)
 }

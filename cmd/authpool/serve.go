@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/cache"
+	"github.com/authpool/authpool/internal/loglimit"
 	"github.com/authpool/authpool/metrics"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/server"
@@ -71,10 +72,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	creds, err := f.httpCredentials()
+	perListener, perPeer, err := f.connLimits()
 	if err != nil {
 		return fail(err)
 	}
+	if f.httpCreds.set {
+		log.Warn("--http-credentials on the command line: every local user can read it with ps; use --http-credentials-file")
+	}
+	// Lines that clients cause (refusals, malformed requests, failures)
+	// go through a limiter: a flood of requests is not a flood of lines.
+	limited := loglimit.New(log.Handler(), loglimit.Config{})
+	defer limited.Close()
+	clientLog := slog.New(limited)
 	m := metrics.New()
 	cfg.Observer = m
 
@@ -83,6 +92,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	// before any helper starts.
 	ls, err := f.listen(log)
 	if err != nil {
+		return fail(err)
+	}
+	creds, err := f.httpCredentials(ls.http != nil)
+	if err != nil {
+		ls.close()
+		return fail(err)
+	}
+	adm, err := newAdmission(f, ls, cfg.Processes, perListener, perPeer, log, clientLog)
+	if err != nil {
+		ls.close()
 		return fail(err)
 	}
 	p, err := pool.New(cfg)
@@ -109,13 +128,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
 	}
 	srv, err := server.New(server.Config{
-		Pool:           submitter,
-		Logger:         log,
-		AllowUIDs:      f.allowUIDs.ids,
-		AllowGIDs:      f.allowGIDs.ids,
-		ClientTimeout:  clientTimeout,
-		MaxConnections: f.maxConns,
-		Status:         status,
+		Pool:                  submitter,
+		Logger:                clientLog,
+		AllowUIDs:             f.allowUIDs.ids,
+		AllowGIDs:             f.allowGIDs.ids,
+		ClientTimeout:         clientTimeout,
+		MaxConnections:        adm.plan.perListener,
+		MaxConnectionsPerPeer: adm.plan.perPeer,
+		Budget:                adm.budget,
+		Status:                status,
 	})
 	if err != nil {
 		ls.close()
@@ -135,21 +156,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			ReadTimeout:       10 * time.Second,
 			WriteTimeout:      2*cfg.Timeout + cfg.StartTimeout + 5*time.Second,
 			IdleTimeout:       time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ErrorLog:          slog.NewLogLogger(limited, slog.LevelWarn),
 		}
 		httpSrvs = append(httpSrvs, httpServer{s, l})
 	}
 	if ls.http != nil {
-		api, err := server.NewHTTPHandler(server.HTTPConfig{Pool: submitter, Protocol: cfg.Protocol, Credentials: creds, Logger: log})
+		api, err := server.NewHTTPHandler(server.HTTPConfig{Pool: submitter, Protocol: cfg.Protocol,
+			Credentials: creds, InsecureNoAuth: f.httpInsecure, Logger: clientLog})
 		if err != nil {
 			ls.close()
 			p.Close()
 			return fail(err)
 		}
-		newHTTP(withOps(api, ops, creds), ls.http)
+		newHTTP(withOps(api, ops, creds), adm.gate(ls.http, "http"))
+		if f.httpInsecure {
+			log.Error("HTTP API WITHOUT AUTHENTICATION (--http-insecure-no-auth): anyone who can connect to it can check and set passwords",
+				"addr", ls.http.Addr().String())
+		}
 	}
 	if ls.metrics != nil {
-		newHTTP(ops, ls.metrics)
+		newHTTP(ops, adm.gate(ls.metrics, "metrics"))
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
@@ -187,6 +213,7 @@ loop:
 			break loop
 		case <-hup:
 			reload(args, stderr, f, p, level, log)
+			adm.helpersNow(len(p.Stats().Helpers))
 		case err := <-ended:
 			running--
 			log.Error("serving failed", "err", err)
@@ -216,6 +243,7 @@ loop:
 	for ; running > 0; running-- {
 		<-ended // each listener is closed, and its socket file removed
 	}
+	limited.Close() // the counts of what was dropped, before the last line
 	log.Info("stopped")
 	return code
 }
