@@ -16,6 +16,10 @@ import (
 )
 
 func main() {
+	if err := hardenProcess(); err != nil {
+		fmt.Fprintf(os.Stderr, "authpool: %v\n", err)
+		os.Exit(1)
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
