@@ -42,13 +42,25 @@ type redactor struct {
 
 type span struct{ from, to int }
 
+// redactBudget bounds the work on one line, in bytes scanned once per
+// secret length and decoding: about 20 ms. Only a long line, when
+// passwords of very many lengths were sent, goes over; it is then not
+// logged rather than logged unredacted, and the secret window, which the
+// request path also locks, is not held for long.
+const redactBudget = 16 << 20
+
 // redact appends line to dst with every secret found replaced by
-// redactedMark.
-func (r *redactor) redact(dst, line []byte) []byte {
+// redactedMark. ok is false, and dst unchanged, if redacting line would
+// cost more than redactBudget.
+func (r *redactor) redact(dst, line []byte) (_ []byte, ok bool) {
 	r.spans = r.spans[:0]
 	w := r.w
 	w.mu.Lock()
 	w.expire(time.Now())
+	if len(line)*len(w.lens)*5 > redactBudget {
+		w.mu.Unlock()
+		return dst, false
+	}
 	if w.n > 0 {
 		r.search(line, nil)
 		if bytes.IndexByte(line, '\\') >= 0 {
@@ -69,7 +81,7 @@ func (r *redactor) redact(dst, line []byte) []byte {
 	}
 	w.mu.Unlock()
 	if len(r.spans) == 0 {
-		return append(dst, line...)
+		return append(dst, line...), true
 	}
 	slices.SortFunc(r.spans, func(a, b span) int { return a.from - b.from })
 	last := 0
@@ -82,7 +94,7 @@ func (r *redactor) redact(dst, line []byte) []byte {
 		dst = append(dst, redactedMark...)
 		last = s.to
 	}
-	return append(dst, line[last:]...)
+	return append(dst, line[last:]...), true
 }
 
 // search records the span of the line behind every secret found in text,

@@ -15,7 +15,11 @@ import (
 
 func redactLine(w *secretWindow, line string) string {
 	r := redactor{w: w}
-	return string(r.redact(nil, []byte(line)))
+	out, ok := r.redact(nil, []byte(line))
+	if !ok {
+		return "(over budget)"
+	}
+	return string(out)
 }
 
 func jsonOf(s string) string {
@@ -207,5 +211,21 @@ func TestStderrRedactedBeforeCut(t *testing.T) {
 	}
 	if !strings.Contains(out, "too long to redact") || !strings.Contains(out, "line=short") {
 		t.Errorf("over-long line not reported, or the next line lost:\n%s", out)
+	}
+}
+
+// TestRedactBudget: a line that would cost too much to redact (a long line,
+// after passwords of very many lengths) is refused, not logged as it is.
+func TestRedactBudget(t *testing.T) {
+	w := newSecretWindow(time.Minute)
+	defer w.close()
+	for n := 1; n <= 200; n++ {
+		w.add(strings.Repeat("s", n))
+	}
+	if got := redactLine(w, strings.Repeat("x", 1000)); got != strings.Repeat("x", 1000) {
+		t.Errorf("a 1000-byte line was refused: %.20q", got)
+	}
+	if got := redactLine(w, strings.Repeat("x", stderrLineRead)); got != "(over budget)" {
+		t.Errorf("a 64 KiB line after 200 password lengths was redacted: %.20q", got)
 	}
 }

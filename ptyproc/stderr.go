@@ -131,7 +131,11 @@ func (l *stderrLogger) end() {
 	}
 	// Redact first, then cut: a cut first could keep the start of a
 	// password and lose what makes it recognisable.
-	l.out = l.red.redact(l.out[:0], line)
+	var ok bool
+	if l.out, ok = l.red.redact(l.out[:0], line); !ok {
+		l.log.Warn("helper stderr line too costly to redact, not logged", "bytes", len(line))
+		return
+	}
 	out := l.out
 	if len(out) > l.max {
 		cut := l.max

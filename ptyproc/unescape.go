@@ -15,10 +15,14 @@ func (d *decoded) reset() {
 	d.b, d.from, d.to = d.b[:0], d.from[:0], d.to[:0]
 }
 
-// wipe overwrites the decoding, which may hold secrets in the clear.
+// wipe overwrites the decoding, which may hold secrets in the clear, and
+// lets go of buffers grown for a long line.
 func (d *decoded) wipe() {
 	clear(d.b[:cap(d.b)])
 	d.reset()
+	if cap(d.b) > 16<<10 {
+		d.b, d.from, d.to = nil, nil, nil
+	}
 }
 
 func (d *decoded) emit(c byte, from, to int) {
