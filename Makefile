@@ -36,13 +36,17 @@ fuzz:
 	$(GO) test -run=^$$ -fuzz=^FuzzCommandLine$$ -fuzztime=$(FUZZTIME) ./cmd/authpool
 
 # The daemon on the bundled demo helper and its demo users, no configuration.
+# The helpers share a fresh copy of the users file, so a setpass through one
+# is seen by both.
 run: build
+	@cp testscripts/demo-users.txt bin/demo-users.txt && chmod 600 bin/demo-users.txt
 	@echo "Demo users: testscripts/demo-users.txt (alice@example.com / wonderland, bob@example.com / builder, ...)"
+	@echo "Password changes go to bin/demo-users.txt, copied afresh on every make run."
 	@echo "In another terminal:"
 	@echo "  printf wonderland | $(BIN) check --socket $(SOCKET) auth alice example.com"
 	@echo '  echo auth:alice:example.com:wonderland | socat - UNIX-CONNECT:$(SOCKET)'
 	@echo "Stop with Ctrl-C."
-	$(BIN) serve --socket $(SOCKET) --processes 2 -- testscripts/sample.py
+	$(BIN) serve --socket $(SOCKET) --processes 2 -- testscripts/sample.py $(CURDIR)/bin/demo-users.txt
 
 # The C echo helper for benchmarks. Without a C compiler, say so and go on:
 # the benchmark then skips its rows.

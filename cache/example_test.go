@@ -3,6 +3,8 @@ package cache_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/authpool/authpool/cache"
@@ -14,7 +16,18 @@ import (
 // wires it when --cache-ttl is set: the second login is answered without
 // the helper, and a setpass through the cache forgets the old password.
 func Example() {
-	p, err := pool.New(pool.Config{Command: []string{"../testscripts/sample.py"}})
+	// sample.py keeps users, and password changes, in a file every helper
+	// process reads.
+	dir, err := os.MkdirTemp("", "authpool-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	users := filepath.Join(dir, "users.txt")
+	if err := os.WriteFile(users, []byte("alice@example.com:wonderland\n"), 0o600); err != nil {
+		panic(err)
+	}
+	p, err := pool.New(pool.Config{Command: []string{"../testscripts/sample.py", users}})
 	if err != nil {
 		panic(err)
 	}

@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -28,11 +27,6 @@ type helper struct {
 	wbuf   []byte
 	rbuf   []byte
 	served atomic.Int64 // answers read; atomic only so Stats can read it
-
-	// secrets holds the passwords of the last two requests, for redact,
-	// which runs on the stderr goroutine: a line about a request can be
-	// logged after the next request went out.
-	secrets atomic.Pointer[[2]string]
 
 	mu      sync.Mutex
 	gone    bool          // retired or exited: never to be handed out again
@@ -67,19 +61,18 @@ func (h *helper) prepare(deadline time.Time) error {
 
 // send writes req to h. The request was validated by the pool already.
 func (h *helper) send(req framing.Request) (bool, error) {
-	if req.Password != "" {
-		var prev string
-		if s := h.secrets.Load(); s != nil {
-			prev = s[0]
-		}
-		h.secrets.Store(&[2]string{req.Password, prev})
-	}
+	// Before the write: the helper may print the password at once.
+	h.proc.Redact(req.Password)
 	var err error
 	h.wbuf, err = h.conf.Protocol.AppendRequest(h.wbuf[:0], req)
 	if err != nil {
 		return false, err
 	}
-	if _, err := h.proc.Write(h.wbuf); err != nil {
+	_, err = h.proc.Write(h.wbuf)
+	// The request, password included, is the helper's now: no copy of it
+	// stays in this buffer until the next request overwrites it.
+	clear(h.wbuf)
+	if err != nil {
 		return false, ioError(err)
 	}
 	return false, nil
@@ -109,21 +102,6 @@ func (h *helper) readAnswer() (bool, error) {
 			return false, ioError(err)
 		}
 	}
-}
-
-// redact blanks out, in a line the helper wrote to stderr, the passwords it
-// was recently sent.
-func (h *helper) redact(line []byte) []byte {
-	s := h.secrets.Load()
-	if s == nil {
-		return line
-	}
-	for _, pw := range s {
-		if pw != "" {
-			line = bytes.ReplaceAll(line, []byte(pw), []byte("(redacted)"))
-		}
-	}
-	return line
 }
 
 func ioError(err error) error {

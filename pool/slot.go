@@ -87,7 +87,6 @@ func (s *slot) run() {
 			Dir:       conf.Dir,
 			Transport: conf.Transport,
 			Logger:    p.log,
-			Redact:    h.redact,
 		})
 		if err != nil {
 			s.failures++

@@ -60,8 +60,9 @@ type Config struct {
 	// discards them.
 	Logger *slog.Logger
 
-	// StderrLineMax cuts longer stderr lines before logging; zero means 1024
-	// bytes.
+	// StderrLineMax cuts longer stderr lines, after their redaction, before
+	// they are logged; zero means 1024 bytes. Lines over 64 KiB are not
+	// logged, only their length.
 	StderrLineMax int
 
 	// StderrLinesPerSecond bounds how many stderr lines are logged each
@@ -74,10 +75,12 @@ type Config struct {
 	// the group may hold it open forever). Zero means 500ms.
 	StderrDrain time.Duration
 
-	// Redact, when set, rewrites each stderr line before it is logged. The
-	// host uses it to blank out the passwords it has sent: a helper that
-	// prints its input for debugging must not put them in the log.
-	Redact func(line []byte) []byte
+	// RedactWindow is how long a password given to Process.Redact is
+	// blanked out of the helper's stderr lines after it was last given
+	// (and held, wiped afterwards). A line can be read long after it was
+	// written, and a helper may print an earlier request's password; zero
+	// means 30s.
+	RedactWindow time.Duration
 }
 
 func (c *Config) withDefaults() Config {
@@ -93,6 +96,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.StderrDrain <= 0 {
 		d.StderrDrain = 500 * time.Millisecond
+	}
+	if d.RedactWindow <= 0 {
+		d.RedactWindow = 30 * time.Second
 	}
 	return d
 }

@@ -30,9 +30,30 @@
 // after a grace period) and Close (SIGKILL) end the process and return only
 // when both goroutines have finished and every descriptor is closed.
 //
-// # Environment
+// # What a helper gets
 //
 // The helper gets PATH, HOME and LANG from the host and nothing else but
 // what Config.Env adds, so no secret in the daemon's environment reaches
-// it. Requests, passwords included, travel only on its stdin.
+// it. Requests, passwords included, travel only on its stdin. It gets
+// descriptors 0, 1 and 2 and no other: Start marks every descriptor of the
+// host from 3 close-on-exec first (CloseOnExecFrom), which only matters
+// for descriptors the host inherited without the flag. Its terminal is
+// mode 0600, set before the slave can be opened at all, whatever mode
+// devpts gives new terminals.
+//
+// # Stderr and passwords
+//
+// A helper that prints its input must not put passwords in the log. The
+// host calls Process.Redact with each password before writing it; each
+// stderr line is read whole, the passwords given in the last
+// Config.RedactWindow are replaced, as they are and in the escaped forms
+// scripts print (see redactor), and only then is the line cut and logged.
+// The copies are wiped when the window ends and when stderr closes.
+//
+// # Descendants that leave the process group
+//
+// A descendant that calls setsid escapes the signals to the helper's
+// group. A Reaper, for a program whose only children are helpers, makes
+// the process a child subreaper so that such descendants are re-parented
+// to it when orphaned, and kills and reaps them.
 package ptyproc

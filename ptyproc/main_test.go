@@ -78,6 +78,22 @@ func runFakeHelper(name string) int {
 		}
 		fmt.Printf("%d\n", child.Process.Pid)
 		select {}
+	case "escaper":
+		// Starts a grandchild in a session of its own, out of reach of a
+		// signal to this helper's process group, and exits on "exit".
+		child := exec.Command(os.Args[0])
+		child.Env = []string{helperEnvVar + "=sleeper"}
+		child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := child.Start(); err != nil {
+			return 1
+		}
+		fmt.Printf("%d\n", child.Process.Pid)
+		for {
+			line, err := in.ReadString('\n')
+			if err != nil || line == "exit\n" {
+				return 0
+			}
+		}
 	case "sleeper":
 		signal.Ignore(syscall.SIGTERM)
 		time.Sleep(time.Hour)

@@ -25,6 +25,7 @@ type Process struct {
 	in  *os.File // helper's stdin: the pty master, or a pipe's write end
 	out *os.File // helper's stdout: the same master, or a pipe's read end
 
+	secrets   *secretWindow // passwords to redact from stderr
 	done      chan struct{} // closed once the helper is reaped
 	state     *os.ProcessState
 	waitErr   error
@@ -61,7 +62,12 @@ func Start(cfg Config) (*Process, error) {
 			}
 		}
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), stderrEnd: make(chan struct{})}
+	p := &Process{
+		cmd:       cmd,
+		secrets:   newSecretWindow(c.RedactWindow),
+		done:      make(chan struct{}),
+		stderrEnd: make(chan struct{}),
+	}
 	switch c.Transport {
 	case PTY:
 		master, slave, err := openRawPTY()
@@ -98,14 +104,27 @@ func Start(cfg Config) (*Process, error) {
 	cmd.Stderr = errW
 	childEnds = append(childEnds, errW)
 
+	// Descriptors this process inherited without close-on-exec would reach
+	// the helper: it gets 0, 1 and 2 only.
+	if err := CloseOnExecFrom(3); err != nil {
+		closeAll(childEnds...)
+		errR.Close()
+		p.closeFiles()
+		return nil, fmt.Errorf("ptyproc: close-on-exec: %w", err)
+	}
+	helpers.fork.RLock()
 	err = cmd.Start()
+	if err == nil {
+		p.pid = cmd.Process.Pid
+		addHelper(p)
+	}
+	helpers.fork.RUnlock()
 	closeAll(childEnds...)
 	if err != nil {
 		errR.Close()
 		p.closeFiles()
 		return nil, fmt.Errorf("ptyproc: start %s: %w", c.Args[0], err)
 	}
-	p.pid = cmd.Process.Pid
 	go p.copyStderr(errR, c)
 	go p.wait()
 	c.Logger.Debug("helper started", "pid", p.pid, "transport", c.Transport)
@@ -142,6 +161,7 @@ func (p *Process) wait() {
 	}
 	_ = unix.Kill(-p.pid, unix.SIGKILL)
 	p.waitErr = p.cmd.Wait()
+	forgetHelper(p)
 	p.state = p.cmd.ProcessState
 	close(p.done)
 }
@@ -172,6 +192,13 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	}
 	return unix.Kill(-p.pid, sig)
 }
+
+// Redact makes the helper's stderr lines show secret as "(redacted)", as it
+// is and in the escaped forms scripts print strings in, until
+// Config.RedactWindow after the last call with it. Call it before secret is
+// written to the helper. The Process keeps a copy, wiped when the window
+// ends or the helper's stderr is closed.
+func (p *Process) Redact(secret string) { p.secrets.add(secret) }
 
 // Write writes to the helper's stdin.
 func (p *Process) Write(b []byte) (int, error) { return p.in.Write(b) }

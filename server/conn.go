@@ -131,6 +131,9 @@ func (c *conn) readLoop() {
 // submit parses and starts one request.
 func (c *conn) submit(payload []byte) (framing.Request, <-chan pool.Result) {
 	req, err := framing.ParseRequest(payload)
+	// req holds its own copy of the password; this one would stay in the
+	// heap until reused (docs/SECURITY-helpers.md).
+	clear(payload)
 	if err != nil {
 		return framing.Request{}, failed(err)
 	}

@@ -36,8 +36,8 @@ name: auth (and removeuser3) is TRUE iff PASSWORD equals the user name,
 isuser is TRUE, everything else false. So `auth:split:x:split` answers 1 and
 `auth:split:x:nope` answers 0. Unknown or malformed requests answer false.
 
-Options: see --help. Lines written to pid files: `helper PID` and
-`grandchild PID`, appended, one write per line.
+Options: see --help. Lines written to pid files: `helper PID`,
+`grandchild PID` and `escaped PID`, appended, one write per line.
 """
 
 import argparse
@@ -71,6 +71,10 @@ def parse_args():
                    help="start `sleep 3600` holding our stdin/stdout/stderr (the pty), "
                         "same session and process group; append `helper PID` and "
                         "`grandchild PID` to PIDFILE")
+    p.add_argument("--escaped-grandchild", metavar="PIDFILE",
+                   help="start `sleep 3600` in a session of its own (setsid), with stdio "
+                        "on /dev/null: it leaves our process group; append `helper PID` "
+                        "and `escaped PID` to PIDFILE")
     p.add_argument("--pidfile", metavar="PATH", help="append `helper PID` to PATH at start")
     p.add_argument("--stderr-noise", action="store_true",
                    help="write answer-like noise and junk to stderr before every answer")
@@ -297,6 +301,14 @@ def main():
         if args.grandchild != args.pidfile:
             append_line(args.grandchild, helper_line)
         append_line(args.grandchild, "grandchild %d" % child.pid)
+    if args.escaped_grandchild:
+        # A daemon-like grandchild: setsid, so a signal to our process group
+        # never reaches it.
+        child = subprocess.Popen(["sleep", "3600"], start_new_session=True,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        append_line(args.escaped_grandchild, helper_line)
+        append_line(args.escaped_grandchild, "escaped %d" % child.pid)
     if args.crash_at_start:
         sys.exit(1)
 

@@ -17,11 +17,21 @@ import (
 )
 
 func main() {
+	args := os.Args[1:]
 	if filepath.Base(os.Args[0]) == connectName {
 		// Callers that cannot pass arguments run a link by this name.
-		os.Exit(connect(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		args = append([]string{"connect"}, args...)
 	}
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	if err := hardenProcess(); err != nil {
+		if len(args) > 0 && args[0] == "connect" {
+			// stderr may be the caller's pty: one line, never an answer.
+			reportStartError(os.Stderr, (&callerTerminal{}).stderrIsTerminal(os.Stderr), err)
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "authpool: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr))
 }
 
 const usage = `usage:

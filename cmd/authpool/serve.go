@@ -68,6 +68,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	defer reapEscapedDescendants(log)()
 	cfg, err := f.poolConfig(fs.Args(), log)
 	if err != nil {
 		return fail(err)
