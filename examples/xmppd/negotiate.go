@@ -241,7 +241,7 @@ func (c *conn) saslStep(ctx context.Context, st *streamIO) (string, jid.JID, err
 // failure condition, and on success the authenticated bare address.
 func (c *conn) checkPlain(ctx context.Context, data string) (string, jid.JID) {
 	raw, err := base64.StdEncoding.DecodeString(data)
-	defer clear(raw) // the password
+	defer clear(raw) // this copy of the password, at least
 	if err != nil {
 		return string(failMalformed), jid.JID{}
 	}
@@ -306,7 +306,6 @@ func (c *conn) bindResource(st *streamIO, in *stream.Info) (xmpp.SessionState, e
 	if !ok {
 		return 0, stream.SystemShutdown
 	}
-	c.full = full
 	var b strings.Builder
 	b.WriteString(`<iq type='result' id='`)
 	xml.EscapeText(&b, []byte(iq.ID))
@@ -321,9 +320,9 @@ func (c *conn) bindResource(st *streamIO, in *stream.Info) (xmpp.SessionState, e
 	return xmpp.Ready, nil
 }
 
-// bindFree registers the session under user/resource, or under a random
-// resource when that one is invalid or taken (RFC 6120 §7.7.2.2). It fails
-// only when the server is closing.
+// bindFree binds the session to user/resource, or to a random resource
+// when that one is invalid or taken (RFC 6120 §7.7.2.2). It fails only
+// when the server is closing.
 func (c *conn) bindFree(resource string) (jid.JID, bool) {
 	for try := 0; try < 4; try++ {
 		if try > 0 || resource == "" {

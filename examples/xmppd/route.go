@@ -36,12 +36,14 @@ func (c *conn) handleStanza(t xmlstream.TokenReadEncoder, start *xml.StartElemen
 // with no session (there is no offline storage) or on another server (there
 // are no server-to-server links) gets the sender an error back.
 func (c *conn) routeMessage(t xmlstream.TokenReadEncoder, start xml.StartElement) error {
-	msg, err := stanza.NewMessage(start)
-	if err != nil {
-		return stream.ImproperAddressing
-	}
 	payload, err := xmlstream.ReadAll(t) // the payload and the end element
 	if err != nil {
+		return err
+	}
+	msg, err := stanza.NewMessage(start)
+	if err != nil { // an address that does not parse
+		bounce := stanza.Message{ID: msg.ID, From: c.full.Domain(), To: c.full, Type: stanza.ErrorMessage}
+		_, err = xmlstream.Copy(t, bounce.Wrap(stanza.Error{Type: stanza.Modify, Condition: stanza.JIDMalformed}.TokenReader()))
 		return err
 	}
 	// The sender is who it authenticated as, whatever the stanza claims
@@ -99,6 +101,9 @@ func isNamespaceDecl(a xml.Attr) bool {
 
 // tokenSlice reads out a stanza held as tokens, dropping the namespace
 // declarations of its inner elements as stampFrom does for the outer one.
+// Every start element is a copy: mellium's encoder edits attributes in
+// place, and one stanza routed to two sessions is encoded by two
+// goroutines.
 func tokenSlice(toks []xml.Token) xml.TokenReader {
 	i := 0
 	return xmlstream.ReaderFunc(func() (xml.Token, error) {
@@ -107,7 +112,7 @@ func tokenSlice(toks []xml.Token) xml.TokenReader {
 		}
 		tok := toks[i]
 		i++
-		if s, ok := tok.(xml.StartElement); ok && i > 1 {
+		if s, ok := tok.(xml.StartElement); ok {
 			s = s.Copy()
 			attrs := s.Attr[:0]
 			for _, a := range s.Attr {

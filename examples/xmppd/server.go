@@ -192,8 +192,9 @@ func (s *server) hosts(d jid.JID) bool {
 	return false
 }
 
-// bind registers c under full. It fails when another session holds that
-// address or the server is closing.
+// bind registers c under full, and sets c.full while other sessions,
+// which read it under s.mu, cannot look. It fails when another session
+// holds that address or the server is closing.
 func (s *server) bind(c *conn, full jid.JID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,6 +202,7 @@ func (s *server) bind(c *conn, full jid.JID) bool {
 		return false
 	}
 	s.bound[full.String()] = c
+	c.full = full
 	return true
 }
 
@@ -241,8 +243,8 @@ type conn struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 
-	// Written by negotiate, before the session is bound (and so before any
-	// other goroutine can reach the conn through server.bound).
+	// Written by negotiate; only full is read by other goroutines, and
+	// it is set under server.mu by server.bind and never changes after.
 	domain jid.JID // the stream's hosted domain, fixed by the first header
 	user   jid.JID // the authenticated bare address
 	full   jid.JID // the bound address

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/xml"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -370,4 +372,60 @@ func TestShutdownEndsSessions(t *testing.T) {
 	if e := hung.next(); e.XMLName.Local != "EOF" && e.XMLName.Local != "/stream" {
 		t.Errorf("after the failure got <%s>%s, want the connection closed", e.XMLName.Local, e.Inner)
 	}
+}
+
+// A message to an address that does not parse comes back as an error; the
+// session goes on.
+func TestMalformedAddressBounces(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.dialRaw(t)
+	c.loginRaw("example.com", "alice", "wonderland")
+	c.bind("desk")
+	c.send(`<message id='m1' to='a@b@c'><body>hi</body></message>`)
+	e := c.expect("message", "jid-malformed")
+	if !slices.Contains(e.Attr, xml.Attr{Name: xml.Name{Local: "type"}, Value: "error"}) {
+		t.Errorf("bounce %v is not an error", e.Attr)
+	}
+	c.send(`<message to='alice@example.com/desk'><body>still here</body></message>`)
+	c.expect("message", "still here")
+}
+
+// Sessions bind while messages are routed: routing reads every bound
+// session's address (run with -race).
+func TestBindWhileRouting(t *testing.T) {
+	ts := startServer(t, nil)
+	alice, err := ts.login(t, "alice@example.com", "wonderland")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen(t, alice)
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := alice.Send(ctx, stanza.Message{To: jid.MustParse("bob@example.com"), Type: stanza.ChatMessage}.Wrap(nil))
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := ts.login(t, "bob@example.com", "builder"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-sent
 }
