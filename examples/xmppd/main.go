@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.loginTimeout, "login-timeout", 5*time.Second, "longest wait for one password check, a free helper included; then the client gets temporary-auth-failure")
 	fs.DurationVar(&o.negotiateTimeout, "negotiate-timeout", 30*time.Second, "a client must be logged in and bound within this long of connecting")
 	fs.IntVar(&o.maxConns, "max-connections", 256, "most client connections open at once; more are closed at once")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long sessions and helpers get to end")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long sessions get to end, and then how long helpers get")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -107,21 +107,21 @@ func (c *conn) openStream(st *streamIO, in, out *stream.Info) error {
 		return err
 	}
 	if err := in.FromStartElement(start); err != nil {
-		st.open(jid.JID{})
+		st.open(jid.JID{}, "")
 		return err
 	}
 	// Never trust the header's from: before authentication it is a claim.
 	in.From = jid.JID{}
 	switch {
 	case start.Name != xml.Name{Space: nsStreams, Local: "stream"}, in.XMLNS != stanza.NSClient:
-		st.open(jid.JID{})
+		st.open(jid.JID{}, "")
 		return stream.InvalidNamespace
 	case in.Version.Less(stream.DefaultVersion):
-		st.open(jid.JID{})
+		st.open(jid.JID{}, "")
 		return stream.UnsupportedVersion
 	case !c.srv.hosts(in.To), !c.domain.Equal(jid.JID{}) && !c.domain.Equal(in.To):
 		c.log.Info("stream refused: domain not hosted", "to", in.To.String())
-		st.open(jid.JID{})
+		st.open(jid.JID{}, "")
 		return stream.HostUnknown
 	}
 	c.domain = in.To
@@ -381,12 +381,12 @@ func (st *streamIO) write(s string) error {
 	return err
 }
 
-// open sends our stream header. A header without a domain opens a stream
-// only to close it with an error (RFC 6120 §4.9.1.2).
-func (st *streamIO) open(domain jid.JID, id ...string) error {
+// open sends our stream header. A header without a domain or id opens a
+// stream only to close it with an error (RFC 6120 §4.9.1.2).
+func (st *streamIO) open(domain jid.JID, id string) error {
 	var b strings.Builder
 	b.WriteString(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='` + nsStreams + `' version='1.0'`)
-	for _, a := range [][2]string{{"from", domain.String()}, {"id", strings.Join(id, "")}} {
+	for _, a := range [][2]string{{"from", domain.String()}, {"id", id}} {
 		if a[1] != "" {
 			b.WriteString(" " + a[0] + "='")
 			xml.EscapeText(&b, []byte(a[1]))
