@@ -77,6 +77,8 @@ chaos:
 #   - Prosody's mod_auth_external_insecure, played by a Lua script driving
 #     the real lpty (built for Lua 5.4 from Debian's lua-lpty source) through
 #     authpool-connect (cmd/authpool/prosody_integration_test.go).
+#   - go-sendxmpp logging in to examples/xmppd, a Go XMPP server that
+#     embeds the pool (examples/xmppd/xmppd_integration_test.go).
 # As root it installs what is missing from Debian.
 INTEGRATION_PKGS := ejabberd go-sendxmpp openssl lua5.4 liblua5.4-dev gcc
 integration:
@@ -87,6 +89,7 @@ integration:
 	fi
 	contrib/prosody/build-lpty.sh bin/lpty
 	AUTHPOOL_LPTY_DIR=$(CURDIR)/bin/lpty $(GO) test -tags integration -count=1 -run 'TestEjabberd|TestProsody' -v ./cmd/authpool
+	$(GO) test -tags integration -count=1 -run 'TestGoSendxmpp' -v ./examples/xmppd
 
 # The binary, and authpool-connect: a link that runs "authpool connect" for
 # callers that cannot pass arguments (Prosody's external_auth_command).
