@@ -23,6 +23,7 @@ type helper struct {
 	started time.Time
 	conf    *Config // the settings it was started with
 	gen     uint64  // the pool's specGen then
+	epoch   uint64  // the pool's trustEpoch when it was trusted to serve
 
 	dec    framing.AnswerDecoder
 	wbuf   []byte
@@ -51,7 +52,7 @@ var errNotSent = errors.New("request not sent")
 // exists to prevent, so it fails the exchange before anything is sent.
 func (h *helper) prepare(deadline time.Time) error {
 	if n, err := h.proc.TryRead(h.rbuf); n > 0 {
-		return fmt.Errorf("%w: %w: %d bytes of output while no request was outstanding", errNotSent, ErrProtocol, n)
+		return fmt.Errorf("%w: %w", errNotSent, &outOfStep{what: stepIdle, n: n})
 	} else if err != nil {
 		return fmt.Errorf("%w: %w", errNotSent, ErrHelperExited)
 	}
@@ -100,7 +101,7 @@ func (h *helper) readAnswer() (bool, error) {
 					// A second answer, or junk, in the same read: the helper
 					// is out of step, and which answer is honest cannot be
 					// known, so neither is delivered.
-					return false, fmt.Errorf("%w: %d bytes beyond one answer", ErrProtocol, n-used)
+					return false, &outOfStep{what: stepExtra, n: n - used}
 				}
 				return yes, nil
 			}
@@ -109,6 +110,23 @@ func (h *helper) readAnswer() (bool, error) {
 			return false, ioError(err)
 		}
 	}
+}
+
+// settle looks, after an answer, for more output, which shows that h is
+// out of step and that the answer may not be its own: whatever has
+// arrived already and, with wait > 0, whatever arrives within wait. A
+// helper that exits after answering is not out of step.
+func (h *helper) settle(wait time.Duration) error {
+	var n int
+	if wait <= 0 {
+		n, _ = h.proc.TryRead(h.rbuf)
+	} else if err := h.proc.SetReadDeadline(time.Now().Add(wait)); err == nil {
+		n, _ = h.proc.Read(h.rbuf)
+	}
+	if n > 0 {
+		return &outOfStep{what: stepExtra, n: n}
+	}
+	return nil
 }
 
 // redact blanks out, in a line the helper wrote to stderr, the passwords it

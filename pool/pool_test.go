@@ -638,7 +638,7 @@ func TestReconfigureUnderLoad(t *testing.T) {
 			next.Processes = 2
 			next.Command = p.conf().Command
 			next.Env = []string{"POOL_TEST_GEN=2", fakeEnv + "=db", fakeProtoEnv + "=generic"}
-			if err := p.Reconfigure(next); err != nil {
+			if err := p.Reconfigure(ctx, next); err != nil {
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(20 * time.Second)
@@ -669,7 +669,7 @@ func TestReconfigureUnderLoad(t *testing.T) {
 			}
 			bad := next
 			bad.Mode = 1 - mode
-			if err := p.Reconfigure(bad); err == nil {
+			if err := p.Reconfigure(ctx, bad); err == nil {
 				t.Error("a mode change was accepted")
 			}
 		})

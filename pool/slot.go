@@ -17,10 +17,12 @@ const (
 	slotReady                     // a helper is running
 	slotBackoff                   // waiting before the next start
 	slotStopped                   // the pool is shut down
+	slotUntrusted                 // the command is untrusted: no helper runs
+	slotProbing                   // a helper is being probed to trust the command again
 )
 
 func (s slotState) String() string {
-	return [...]string{"starting", "ready", "backoff", "stopped"}[s]
+	return [...]string{"starting", "ready", "backoff", "stopped", "untrusted", "probing"}[s]
 }
 
 // slot is one of the pool's Processes places. Its goroutine, run, owns the
@@ -33,7 +35,8 @@ type slot struct {
 	state     slotState
 	cur       *helper
 	restarts  int
-	recycling bool // holds the pool's recycling place until the next helper is up
+	recycling bool   // holds the pool's recycling place until the next helper is up
+	epoch     uint64 // the trust epoch the helper being started will belong to
 
 	// removed: Reconfigure shrank the pool, and this slot ends once its
 	// helper is recycled.
@@ -70,6 +73,10 @@ func (s *slot) run() {
 				break
 			}
 		}
+		probe, ok := s.awaitTrust()
+		if !ok {
+			break
+		}
 		p.setSlotState(s, slotStarting, nil, !first)
 		p.stats.spawns.Add(1)
 		h := &helper{
@@ -92,11 +99,28 @@ func (s *slot) run() {
 		if err != nil {
 			s.failures++
 			p.stats.spawnFailures.Add(1)
-			log.Error("helper failed to start", "err", err, "failures", s.failures)
+			log.Error("helper failed to start", "err", err, "cause", startCause(conf.Command[0], conf.Dir, err), "failures", s.failures)
+			if probe {
+				p.probeDone(s, err)
+			}
 			continue
 		}
 		h.proc, h.started = proc, time.Now()
 		p.cfg.Observer.HelperStarted(h.started.Sub(spawnStart))
+		if probe {
+			p.setSlotState(s, slotProbing, h, false)
+			err := p.prove(h)
+			p.probeDone(s, err)
+			if err != nil {
+				p.cfg.Observer.OutOfStep(stepProbe)
+				h.retire("untrusted")
+				s.finish(h, log)
+				if p.quitting() || s.removed.Load() {
+					break
+				}
+				continue
+			}
+		}
 		log.Debug("helper ready", "pid", proc.Pid())
 		p.setSlotState(s, slotReady, h, false)
 		if p.cfg.Mode == NonBlocking {
@@ -218,6 +242,7 @@ func (s *slot) pause(d time.Duration) bool {
 		return !s.p.quitting()
 	}
 	s.p.setSlotState(s, slotBackoff, nil, false)
+	gen := s.p.specGen.Load()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -229,6 +254,12 @@ func (s *slot) pause(d time.Duration) bool {
 		case <-s.poke:
 			if s.removed.Load() {
 				return false
+			}
+			if s.p.specGen.Load() != gen {
+				// A reload brought a new command: the old one's failures
+				// say nothing about it.
+				s.failures = 0
+				return true
 			}
 		}
 	}

@@ -80,8 +80,8 @@ func startDaemonOn(t *testing.T, socket string, args ...string) *daemon {
 }
 
 // startDaemonCmd starts a prepared daemon command whose clients connect to
-// socket, and waits until it accepts connections. The daemon is stopped at
-// cleanup.
+// socket, and waits until it accepts connections and says it is serving
+// (its start-up probe is done). The daemon is stopped at cleanup.
 func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemon {
 	t.Helper()
 	d := &daemon{t: t, cmd: cmd, socket: socket, logs: &syncBuffer{}, done: make(chan error, 1)}
@@ -104,7 +104,9 @@ func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemon {
 		c, err := net.Dial("unix", d.socket)
 		if err == nil {
 			c.Close()
-			return d
+			if strings.Contains(d.logs.String(), "authpool serving") {
+				return d
+			}
 		}
 		select {
 		case err := <-d.done:
@@ -112,7 +114,7 @@ func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemon {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("daemon not listening: %v\n%s", err, d.logs.String())
+			t.Fatalf("daemon not serving (dial: %v)\n%s", err, d.logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -263,8 +263,10 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Fatalf("status %d %q", code, body)
 	}
 
-	down := filepath.Join(dir, "down.sock")
-	startDaemon(t, "--metrics", "unix:"+down, "--", scripts(t, "crashloop.sh"))
+	down, gate := filepath.Join(dir, "down.sock"), filepath.Join(dir, "gate")
+	dd := startDaemon(t, "--metrics", "unix:"+down, "--", scripts(t, "crashloop.sh"), "", gate)
+	writeFile(t, gate, "") // from now on, every helper dies at once
+	dd.dial().want("auth:alice:example.com:wonderland", "0")
 	hc = unixHTTP(down)
 	within(t, "healthz 503 while no helper runs", func() bool {
 		code, _ := get("/healthz")

@@ -85,6 +85,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	// A helper that cannot start would answer no to everyone, forever:
+	// refuse to start instead, saying why. SIGTERM cuts the probe short.
+	pctx, pstop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	err = pool.Probe(pctx, cfg)
+	pstop()
+	if err != nil {
+		ls.close()
+		return fail(err)
+	}
 	p, err := pool.New(cfg)
 	if err != nil {
 		ls.close()
@@ -186,7 +195,7 @@ loop:
 			log.Info("shutting down", "cause", context.Cause(ctx))
 			break loop
 		case <-hup:
-			reload(args, stderr, f, p, level, log)
+			reload(ctx, args, stderr, f, p, level, log)
 		case err := <-ended:
 			running--
 			log.Error("serving failed", "err", err)
