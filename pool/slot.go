@@ -13,12 +13,12 @@ import (
 type slotState uint8
 
 const (
-	slotStarting slotState = iota // a helper is being started
-	slotReady                     // a helper is running
-	slotBackoff                   // waiting before the next start
-	slotStopped                   // the pool is shut down
-	slotUntrusted                 // the command is untrusted: no helper runs
-	slotProbing                   // a helper is being probed to trust the command again
+	slotStarting  slotState = iota // a helper is being started
+	slotReady                      // a helper is running
+	slotBackoff                    // waiting before the next start
+	slotStopped                    // the pool is shut down
+	slotUntrusted                  // the command is untrusted: no helper runs
+	slotProbing                    // a helper is being probed to trust the command again
 )
 
 func (s slotState) String() string {
