@@ -46,7 +46,7 @@ func startCause(name, dir string, err error) string {
 	case !fi.Mode().IsRegular():
 		return "not a regular file"
 	case fi.Mode().Perm()&0o111 == 0:
-		return fmt.Sprintf("not executable (mode %04o)", fi.Mode().Perm())
+		return fmt.Sprintf("permission denied: not executable (mode %04o)", fi.Mode().Perm())
 	}
 	switch {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EACCES):

@@ -112,6 +112,22 @@ func (h *helper) readAnswer() (bool, error) {
 	}
 }
 
+// confirm asks h again the request it just answered yes: if that yes was
+// a stray "1", the real answer is still to come and is read now, and
+// disagrees. Only idempotent requests may be asked twice. The request is
+// rewritten as it was encoded, so the passwords recorded for redaction
+// stay those of the last two requests.
+func (h *helper) confirm() error {
+	if _, err := h.proc.Write(h.wbuf); err != nil {
+		return ioError(err)
+	}
+	yes, err := h.readAnswer()
+	if err == nil && !yes {
+		err = &outOfStep{what: stepDisagree, n: 2}
+	}
+	return err
+}
+
 // settle looks, after an answer, for more output, which shows that h is
 // out of step and that the answer may not be its own: whatever has
 // arrived already and, with wait > 0, whatever arrives within wait. A

@@ -47,6 +47,8 @@ type Pool struct {
 	trust      trustState    // the out-of-step breaker; guarded by mu
 	untrusted  atomic.Bool   // trust.open, for the request path
 	trustEpoch atomic.Uint64 // counts trips; a helper trusted before one never answers again
+	// suspectUntil (unix nanoseconds): until then, yes answers are confirmed.
+	suspectUntil atomic.Int64
 }
 
 // New validates cfg and starts the helpers in the background; requests made

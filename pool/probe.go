@@ -10,7 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/authpool/authpool/framing"
+	"golang.org/x/sys/unix"
+
 	"github.com/authpool/authpool/ptyproc"
 )
 
@@ -60,7 +61,7 @@ func probeCommand(ctx context.Context, c *Config) error {
 		return fmt.Errorf("%w: %s: %s", ErrHelperStart, name, startCause(name, c.Dir, err))
 	}
 	h.proc, h.started = proc, time.Now()
-	req := framing.Request{Op: framing.OpIsUser, User: probeUser, Server: probeServer}
+	req := probeIsUser
 	limit := c.Timeout + c.StartTimeout
 	_, err = h.exchange(ctx, req, h.started.Add(limit), probeQuiet)
 	if err == nil {
@@ -81,6 +82,8 @@ func probeCommand(ctx context.Context, c *Config) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(err, ErrProtocol):
+		err = fmt.Errorf("helper %s: %w", name, err)
 	case state != nil:
 		err = fmt.Errorf("%w: %s: %s before its first answer", ErrHelperStart, name, exitCause(state))
 	case errors.Is(err, ErrTimeout):
@@ -98,7 +101,7 @@ func probeCommand(ctx context.Context, c *Config) error {
 // statuses mean.
 func exitCause(st *os.ProcessState) string {
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return "killed by " + ws.Signal().String()
+		return "killed by " + unix.SignalName(ws.Signal())
 	}
 	switch code := st.ExitCode(); code {
 	case 126:

@@ -50,6 +50,13 @@ func (p *Pool) recycleLocked(h *helper) bool {
 	return true
 }
 
+// holdsRecyclingPlace reports whether s is replacing a recycled helper.
+func (p *Pool) holdsRecyclingPlace(s *slot) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return s.recycling
+}
+
 // recycleIdle recycles h if it is idle and due: the slot's goroutine calls
 // it, since an idle helper is not touched by any request.
 func (p *Pool) recycleIdle(h *helper) bool {

@@ -120,6 +120,21 @@ func (s *slot) run() {
 				}
 				continue
 			}
+		} else if p.holdsRecyclingPlace(s) {
+			// A replacement proves itself before the next helper is
+			// replaced: a command that cannot answer must not replace
+			// every helper that can.
+			if err := p.check(h); err != nil {
+				s.failures++
+				log.Error("replacement helper failed its probe; the helpers it was to replace serve on",
+					"pid", proc.Pid(), "err", err, "failures", s.failures)
+				h.retire("probe failed")
+				s.finish(h, log)
+				if p.quitting() || s.removed.Load() {
+					break
+				}
+				continue
+			}
 		}
 		log.Debug("helper ready", "pid", proc.Pid())
 		p.setSlotState(s, slotReady, h, false)

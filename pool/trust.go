@@ -43,10 +43,11 @@ type trustState struct {
 
 // What a helper caught out of step did; these are the Observer's words.
 const (
-	stepIdle  = "output while idle"
-	stepExtra = "extra output"
-	stepJunk  = "junk"
-	stepProbe = "probe failed"
+	stepIdle     = "output while idle"
+	stepExtra    = "extra output"
+	stepJunk     = "junk"
+	stepProbe    = "probe failed"
+	stepDisagree = "answers disagree"
 )
 
 // outOfStep is an exchange failure that shows a helper's output is not in
@@ -90,6 +91,7 @@ func (p *Pool) caughtOutOfStep(h *helper, what string) {
 		cut++
 	}
 	p.trust.strikes = append(p.trust.strikes[cut:], now)
+	p.suspectUntil.Store(now.Add(conf.OutOfStepWindow).UnixNano())
 	limit := conf.OutOfStepLimit
 	if now.Before(p.trust.probation) {
 		limit = 1
@@ -99,6 +101,21 @@ func (p *Pool) caughtOutOfStep(h *helper, what string) {
 	if len(p.trust.strikes) >= limit {
 		p.distrustLocked(what, now)
 	}
+}
+
+// confirmYoung is how many answers a helper gives before its yes answers
+// are taken without asking again: a helper that writes stray lines from
+// the start is caught by its first ones, before it has done much harm, at
+// the cost of one more exchange for each of a fresh helper's first yes
+// answers.
+const confirmYoung = 16
+
+// suspect reports whether a helper of the command was caught out of step
+// within OutOfStepWindow, or the command is on probation: then every yes to
+// an auth or isuser is confirmed by asking again (see helper.confirm),
+// which honest helpers never pay for.
+func (p *Pool) suspect() bool {
+	return time.Now().UnixNano() < p.suspectUntil.Load()
 }
 
 // distrustLocked trips the breaker: every helper is retired, every waiting
@@ -148,6 +165,7 @@ func (p *Pool) resetTrustLocked() {
 	wasOpen := p.trust.open
 	p.trust = trustState{} // with no prober: a probe of the old command decides nothing
 	p.untrusted.Store(false)
+	p.suspectUntil.Store(0)
 	if wasOpen {
 		p.log.Info("helper command trusted: a new command replaces the untrusted one")
 		p.cfg.Observer.Trust(true, "new command")
@@ -220,6 +238,7 @@ func (p *Pool) probeDone(s *slot, err error) {
 	if err == nil {
 		window := p.conf().OutOfStepWindow
 		p.trust.open, p.trust.probation = false, now.Add(window)
+		p.suspectUntil.Store(p.trust.probation.UnixNano())
 		p.untrusted.Store(false)
 		p.log.Warn("helper command trusted again: a probe passed; one more helper out of step distrusts it again",
 			"probation", window)
@@ -236,15 +255,8 @@ func (p *Pool) probeDone(s *slot, err error) {
 // questions. It fails on any answer but "no", on output after an answer,
 // and on anything ask would fail on. The pool quitting cuts it short.
 func (p *Pool) prove(h *helper) error {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := p.quitContext()
 	defer cancel()
-	go func() {
-		select {
-		case <-p.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	conf := p.conf()
 	for i := range probeRounds {
 		timeout := conf.Timeout
@@ -265,6 +277,38 @@ func (p *Pool) prove(h *helper) error {
 	}
 	return nil
 }
+
+// check asks h, a fresh helper, the start-up probe (see Probe), without
+// waiting for quiet after it.
+func (p *Pool) check(h *helper) error {
+	ctx, cancel := p.quitContext()
+	defer cancel()
+	conf := p.conf()
+	_, err := h.exchange(ctx, probeIsUser, time.Now().Add(conf.Timeout+conf.StartTimeout), 0)
+	if err != nil {
+		return err
+	}
+	h.served.Add(1)
+	return nil
+}
+
+// quitContext is a context that ends when the pool quits, or when cancel
+// is called.
+func (p *Pool) quitContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-p.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// probeIsUser asks whether a user that cannot exist exists: any answer
+// shows a helper that starts and answers.
+var probeIsUser = framing.Request{Op: framing.OpIsUser, User: probeUser, Server: probeServer}
 
 // probeAuth is an auth request no honest helper can answer yes: a random
 // password, for a user that cannot exist.
@@ -295,5 +339,5 @@ func (h *helper) exchange(ctx context.Context, req framing.Request, deadline tim
 	if err != nil {
 		return false, err
 	}
-	return yes, h.settle(max(min(quiet, time.Until(deadline)), time.Millisecond))
+	return yes, h.settle(min(quiet, time.Until(deadline)))
 }

@@ -14,6 +14,8 @@ argument), but it also writes "1" lines nobody asked for, at random moments:
   --interval MS  from a background thread, write "1\\n" at random moments,
                  exponentially distributed gaps with this mean in
                  milliseconds; 0 turns it off (default 20)
+  --after N      answer the first N requests honestly, without a stray
+                 (the background thread waits for them too) (default 0)
   --quiet-file PATH  while PATH exists, write no stray line at all, so a test
                  can make the helper behave again
   --pidfile PATH     append "helper PID" to PATH at start
@@ -63,6 +65,7 @@ def main():
     p.add_argument("--extra", type=float, default=0.2)
     p.add_argument("--gap-ms", type=float, default=2.0)
     p.add_argument("--interval", type=float, default=20.0)
+    p.add_argument("--after", type=int, default=0)
     p.add_argument("--quiet-file")
     p.add_argument("--pidfile")
     args = p.parse_args()
@@ -73,7 +76,11 @@ def main():
             f.write("helper %d\n" % os.getpid())
     rng = random.Random(os.getpid() ^ int(time.time() * 1e6))
 
+    served = [0]
+
     def straying():
+        if served[0] < args.after:
+            return False
         return not (args.quiet_file and os.path.exists(args.quiet_file))
 
     def background():
@@ -102,6 +109,7 @@ def main():
         if stray and rng.random() < args.extra:
             answer += b"1\n"
         write(answer)
+        served[0] += 1
 
 
 if __name__ == "__main__":

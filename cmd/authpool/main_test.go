@@ -110,6 +110,7 @@ func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemon {
 		}
 		select {
 		case err := <-d.done:
+			d.done <- err // for stop, at cleanup
 			t.Fatalf("daemon exited: %v\n%s", err, d.logs.String())
 		default:
 		}
