@@ -31,6 +31,7 @@ func TestStrayAnswersDistrustHelpers(t *testing.T) {
 	d := startDaemon(t, "--processes", "4", "--untrusted-for", untrustedFor.String(),
 		"--metrics", "unix:"+msock, "--http", "unix:"+hsock,
 		"--", scripts(t, "stray.py"), "--after", "2", "--pidfile", pidfile)
+	within(t, "a helper to start", func() bool { _, err := os.Stat(pidfile); return err == nil })
 	startsBefore := len(pids(t, pidfile))
 
 	// Four connections, each sending its share one at a time, so that on
