@@ -59,7 +59,7 @@ func New() *Metrics {
 		}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_helper_restarts_total",
-			Help: "Helpers taken out of service, by reason: exit, signal, timeout, protocol error, recycle, reload, pool shrunk, caller gave up, untrusted, shutdown.",
+			Help: "Helpers taken out of service, by reason: exit, signal, timeout, protocol error, recycle, reload, pool shrunk, caller gave up, untrusted, probe failed, shutdown.",
 		}, []string{"reason"}),
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "authpool_timeouts_total",
@@ -67,7 +67,7 @@ func New() *Metrics {
 		}),
 		outOfStep: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_helper_out_of_step_total",
-			Help: "Helpers caught out of step, by what they did: output while idle, extra output, junk, probe failed.",
+			Help: "Helpers caught out of step, by what they did: output while idle, extra output, junk, answers disagree, probe failed.",
 		}, []string{"what"}),
 		trust: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_trust_changes_total",

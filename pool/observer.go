@@ -21,12 +21,12 @@ type Observer interface {
 	HelperStarted(spawn time.Duration)
 	// HelperEnded is called when a helper leaves service, with why: "exit"
 	// or "signal" (it ended by itself), "timeout", "protocol error",
-	// "recycle", "reload", "pool shrunk", "caller gave up", "untrusted" or
-	// "shutdown".
+	// "recycle", "reload", "pool shrunk", "caller gave up", "untrusted",
+	// "probe failed" or "shutdown".
 	HelperEnded(reason string)
 	// OutOfStep is called each time a helper is caught out of step, with
-	// what it did: "output while idle", "extra output", "junk" or "probe
-	// failed".
+	// what it did: "output while idle", "extra output", "junk", "answers
+	// disagree" or "probe failed".
 	OutOfStep(what string)
 	// Trust is called when the helper command stops being trusted
 	// (trusted is false, and reason is the last thing a helper did wrong)

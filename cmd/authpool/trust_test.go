@@ -121,6 +121,9 @@ func TestStrayAnswersDistrustHelpers(t *testing.T) {
 	if n := len(pids(t, pidfile)) - startsAtTrip; n > allowed {
 		t.Errorf("%d helpers started in %v while untrusted, want at most %d", n, elapsed, allowed)
 	}
+	if r := statusOf(t, d.socket); r.Untrusted == "" || r.Totals.Distrusted != 1 {
+		t.Errorf("status while untrusted: %+v", r)
+	}
 	if !strings.Contains(d.logs.String(), "helper command untrusted") {
 		t.Error("the log does not say the command is untrusted")
 	}
