@@ -46,8 +46,8 @@ type slot struct {
 	// should be recycled (a reload, or the recycling place came free).
 	poke chan struct{}
 
-	// Only run touches failures.
-	failures int // helpers in a row that failed to start or died by themselves
+	// Only run changes failures; available reads it under p.mu.
+	failures atomic.Int32 // helpers in a row that failed to start or died by themselves
 }
 
 // quickRestarts is how many failures in a row restart a helper at once. It
@@ -61,7 +61,7 @@ const quickRestarts = 2
 // slot is crash-looping and callers are told ErrUnavailable at once.
 // Callers hold p.mu.
 func (s *slot) available() bool {
-	return s.state == slotReady || (s.state == slotStarting && s.failures <= quickRestarts)
+	return s.state == slotReady || (s.state == slotStarting && s.failures.Load() <= quickRestarts)
 }
 
 func (s *slot) run() {
@@ -97,9 +97,9 @@ func (s *slot) run() {
 			Redact:    h.redact,
 		})
 		if err != nil {
-			s.failures++
+			s.failures.Add(1)
 			p.stats.spawnFailures.Add(1)
-			log.Error("helper failed to start", "err", err, "cause", startCause(conf.Command[0], conf.Dir, err), "failures", s.failures)
+			log.Error("helper failed to start", "err", err, "cause", startCause(conf.Command[0], conf.Dir, err), "failures", s.failures.Load())
 			if probe {
 				p.probeDone(s, err)
 			}
@@ -125,9 +125,9 @@ func (s *slot) run() {
 			// replaced: a command that cannot answer must not replace
 			// every helper that can.
 			if err := p.check(h); err != nil {
-				s.failures++
+				s.failures.Add(1)
 				log.Error("replacement helper failed its probe; the helpers it was to replace serve on",
-					"pid", proc.Pid(), "err", err, "failures", s.failures)
+					"pid", proc.Pid(), "err", err, "failures", s.failures.Load())
 				h.retire("probe failed")
 				s.finish(h, log)
 				if p.quitting() || s.removed.Load() {
@@ -194,7 +194,7 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 	exited := h.retire("") // false if the pool retired it first
 	p.forget(h)
 	if h.served.Load() > 0 || time.Since(h.started) >= p.conf().HealthyAfter {
-		s.failures = 0
+		s.failures.Store(0)
 	}
 	if exited || h.reason == "exited" {
 		// Nobody asked it to go: it crashed, or was killed from outside.
@@ -202,10 +202,10 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 		// makes no difference.) Close also covers a helper that closed its
 		// stdout but lives on.
 		h.proc.Close()
-		s.failures++
+		s.failures.Add(1)
 		p.stats.exits.Add(1)
 		p.cfg.Observer.HelperEnded(exitReason(h))
-		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures)
+		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures.Load())
 		return
 	}
 	if h.reason == "quit" {
@@ -239,11 +239,12 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 // delay is the pause before the next start: none for the first
 // quickRestarts failures, then exponential with jitter.
 func (s *slot) delay() time.Duration {
-	if s.failures <= quickRestarts {
+	failures := int(s.failures.Load())
+	if failures <= quickRestarts {
 		return 0
 	}
 	d := s.p.cfg.RestartDelay
-	for i := quickRestarts + 1; i < s.failures && d < s.p.cfg.MaxRestartDelay; i++ {
+	for i := quickRestarts + 1; i < failures && d < s.p.cfg.MaxRestartDelay; i++ {
 		d *= 2
 	}
 	d = min(d, s.p.cfg.MaxRestartDelay)
@@ -273,7 +274,7 @@ func (s *slot) pause(d time.Duration) bool {
 			if s.p.specGen.Load() != gen {
 				// A reload brought a new command: the old one's failures
 				// say nothing about it.
-				s.failures = 0
+				s.failures.Store(0)
 				return true
 			}
 		}
