@@ -168,7 +168,7 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 			// A stray "1" read as the answer is followed by the real one.
 			err = h.settle(min(conf.AnswerGrace, time.Until(deadline)))
 		}
-		if err == nil && yes && req.Op.Idempotent() && (h.served.Load() < confirmYoung || p.suspect()) {
+		if err == nil && yes && !conf.NoConfirm && req.Op.Idempotent() && (h.served.Load() < confirmYoung || p.suspect()) {
 			err = h.confirm()
 		}
 	}

@@ -138,6 +138,14 @@ type Config struct {
 	// output is always caught before the helper's next request. Zero means
 	// none.
 	AnswerGrace time.Duration
+	// NoConfirm turns off asking a helper twice to confirm a yes to auth
+	// or isuser, which the pool otherwise does for a helper's first
+	// answers and while its command is suspect (see "Out of step" in the
+	// package documentation). Set it only for helpers that accept a
+	// password once (one-time tokens), which would answer the second
+	// asking no: without confirmation, a stray "1" from a helper not yet
+	// caught out of step is more likely to be taken for an answer.
+	NoConfirm bool
 
 	// Logger receives events; nil discards them. Passwords are never
 	// logged.

@@ -51,7 +51,9 @@
 //     suspect (a helper of it was caught within Config.OutOfStepWindow, or
 //     it is on probation). A stray read as the answer leaves the real one
 //     to be read by the second asking, which then disagrees. Helpers that
-//     never get out of step pay only for their first few yes answers.
+//     never get out of step pay only for their first few yes answers (and
+//     log those logins twice). Config.NoConfirm turns this off for helpers
+//     that accept a password only once.
 //   - Config.AnswerGrace, off by default, also holds every yes that long
 //     to see whether more output follows.
 //   - When helpers of the current command are caught Config.OutOfStepLimit

@@ -495,3 +495,33 @@ func TestFailedReplacementKeepsWorkingHelpers(t *testing.T) {
 		t.Fatalf("old helpers no longer serve: %v, %v", got, err)
 	}
 }
+
+// TestNoConfirmForSingleUsePasswords: a helper that accepts a password
+// once answers the confirming second asking no, which counts as out of
+// step; NoConfirm is for such helpers.
+func TestNoConfirmForSingleUsePasswords(t *testing.T) {
+	dir := t.TempDir()
+	helper := filepath.Join(dir, "once.sh")
+	text := "#!/bin/sh\nwhile IFS= read -r l; do\n" +
+		"  if [ \"$l\" = auth:alice:example.com:token-1 ] && [ ! -e \"$MARK\" ]; then : > \"$MARK\"; echo 1; else echo 0; fi\ndone\n"
+	if err := os.WriteFile(helper, []byte(text), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		noConfirm bool
+		want      bool
+		wantErr   error
+	}{
+		{false, false, ErrProtocol},
+		{true, true, nil},
+	} {
+		t.Run(fmt.Sprint("NoConfirm=", tt.noConfirm), func(t *testing.T) {
+			mark := filepath.Join(t.TempDir(), "used")
+			p := startPool(t, Config{Command: []string{helper}, Env: []string{"MARK=" + mark}, NoConfirm: tt.noConfirm})
+			got, err := p.Auth(bounded(t), "alice", "example.com", "token-1")
+			if got != tt.want || !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Auth = %v, %v; want %v, %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
