@@ -143,7 +143,9 @@ for line in sys.stdin.buffer:
     sys.stdout.write("1\n" if ok else "0\n")
     sys.stdout.flush()
 `), 0o755)
-	d := startDaemon(t, "--mode", "nonblocking", "--processes", "4", "--queue", "600", "--", helper, trace)
+	// Each request asked once: a new helper's first yes answers are
+	// otherwise asked twice.
+	d := startDaemon(t, "--mode", "nonblocking", "--processes", "4", "--queue", "600", "--no-confirm-yes", "--", helper, trace)
 	if err := os.Truncate(trace, 0); err != nil { // the start-up probe's line
 		t.Fatal(err)
 	}
