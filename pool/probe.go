@@ -83,7 +83,7 @@ func probeCommand(ctx context.Context, c *Config) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, ErrProtocol):
-		err = fmt.Errorf("helper %s: %w", name, err)
+		err = fmt.Errorf("helper %s: its output is not one answer to one question (junk, or stray lines): %w", name, err)
 	case state != nil:
 		err = fmt.Errorf("%w: %s: %s before its first answer", ErrHelperStart, name, exitCause(state))
 	case errors.Is(err, ErrTimeout):
