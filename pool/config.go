@@ -115,8 +115,9 @@ type Config struct {
 	// documentation). A helper caught out of step is replaced and the
 	// answer in question is never delivered, but a stray "1" that arrives
 	// after a request was sent and before its real answer cannot be told
-	// from that answer: the limit bounds how many such answers can get
-	// through. Zero means 3.
+	// from that answer until later: each catch may have let a yes through
+	// (the package documentation says how yes answers are confirmed, and
+	// what that leaves open). Zero means 3.
 	OutOfStepLimit int
 	// OutOfStepWindow is how long a helper caught out of step counts
 	// against the limit, and how long the probation lasts after a probe

@@ -70,6 +70,14 @@
 //     the wait, up to Config.MaxUntrustedFor (10m).
 //   - Reconfigure to a new command judges it afresh.
 //
+// What this does not close: a helper that answers honestly past its young
+// answers and only then starts writing strays, under load heavy enough
+// that it never idles, can stay one answer behind, unseen, until two of
+// its outputs meet in one read; each stray it writes meanwhile can be
+// taken for a yes (tests saw up to 12 of 600 wrong passwords; from the
+// start, at most 2). Only confirming every yes, at one more exchange
+// each, or a grace longer than the helper's slowest answer would close it.
+//
 // The limit trades availability for safety: a helper that can be made to
 // misbehave by what a caller sends (a user name, say) lets that caller
 // stop all logins for UntrustedFor; it could otherwise have used the same
@@ -80,9 +88,9 @@
 // Probe starts one helper and asks it whether a user that cannot exist
 // exists ("isuser:authpool-probe:probe.invalid"); any one well-formed
 // answer, then silence, passes. The daemon probes its command before it
-// says it is serving, Reconfigure before it replaces any helper, and a
-// slot the helper it starts to replace a recycled one, before the next is
-// recycled. Its errors say what an operator must fix: not found, not
+// says it is serving and Reconfigure before it replaces any helper; a slot
+// asks the same (without the silence) of a helper it starts to replace a
+// recycled one, before the next may be recycled. Its errors say what an operator must fix: not found, not
 // executable, a directory, a #! interpreter that is missing, or how the
 // helper ended before answering, with the last of its stderr.
 //
