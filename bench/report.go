@@ -97,6 +97,8 @@ type PoolReport struct {
 	Timeouts       uint64 `json:"timeouts"`
 	ProtocolErrors uint64 `json:"protocol_errors"`
 	Overloaded     uint64 `json:"overloaded"`
+	OutOfStep      uint64 `json:"out_of_step"` // helpers caught out of step
+	Distrusted     uint64 `json:"distrusted"`  // times the pool stopped trusting the helper command
 }
 
 // SpawnReport is the time from starting a helper to its first answer.
@@ -165,6 +167,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		pr := r.Pool
 		p("pool        %d helpers; %d restarts (%d exited, %d timed out, %d protocol errors, %d failed to start); %d overloaded\n",
 			pr.Processes, pr.Restarts, pr.Exits, pr.Timeouts, pr.ProtocolErrors, pr.SpawnFailures, pr.Overloaded)
+		if pr.OutOfStep > 0 {
+			p("            UNTRUSTWORTHY: helpers caught out of step %d times (stray output, or a yes that asking again contradicted); the pool stopped trusting them %d times\n",
+				pr.OutOfStep, pr.Distrusted)
+		}
 	}
 	if r.Spawn != nil {
 		p("spawn       %.1f ms to first answer (mean of %d; max %.1f ms)\n", r.Spawn.MeanMs, r.Spawn.Samples, r.Spawn.MaxMs)

@@ -187,6 +187,8 @@ func poolDelta(a, b pool.Stats) *PoolReport {
 		Timeouts:       b.Timeouts - a.Timeouts,
 		ProtocolErrors: b.ProtocolErrors - a.ProtocolErrors,
 		Overloaded:     b.Overloaded - a.Overloaded,
+		OutOfStep:      b.OutOfStep - a.OutOfStep,
+		Distrusted:     b.Distrusted - a.Distrusted,
 	}
 }
 

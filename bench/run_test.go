@@ -181,6 +181,7 @@ func TestErrorKind(t *testing.T) {
 		{context.DeadlineExceeded, "timeout"},
 		{pool.ErrOverloaded, "overloaded"},
 		{pool.ErrUnavailable, "unavailable"},
+		{pool.ErrUntrusted, "untrusted"},
 		{pool.ErrHelperExited, "helper exited"},
 		{framing.ErrProtocol, "protocol error"},
 		{framing.ErrBadRequest, "bad request"},

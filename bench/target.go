@@ -257,6 +257,8 @@ func ErrorKind(err error) string {
 		return "timeout"
 	case errors.Is(err, pool.ErrOverloaded):
 		return "overloaded"
+	case errors.Is(err, pool.ErrUntrusted):
+		return "untrusted"
 	case errors.Is(err, pool.ErrUnavailable):
 		return "unavailable"
 	case errors.Is(err, pool.ErrHelperExited):

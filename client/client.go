@@ -22,6 +22,7 @@ var (
 	ErrBadRequest  = pool.ErrBadRequest
 	ErrTimeout     = pool.ErrTimeout
 	ErrUnavailable = pool.ErrUnavailable
+	ErrUntrusted   = pool.ErrUntrusted // helpers were caught out of step; wraps ErrUnavailable
 	ErrOverloaded  = pool.ErrOverloaded
 	ErrProtocol    = pool.ErrProtocol     // a helper answered junk
 	ErrExited      = pool.ErrHelperExited // a helper died before answering
@@ -38,6 +39,7 @@ var kindErrors = map[framing.ErrorKind]error{
 	framing.KindBadRequest:  ErrBadRequest,
 	framing.KindTimeout:     ErrTimeout,
 	framing.KindUnavailable: ErrUnavailable,
+	framing.KindUntrusted:   ErrUntrusted,
 	framing.KindOverloaded:  ErrOverloaded,
 	framing.KindProtocol:    ErrProtocol,
 	framing.KindExited:      ErrExited,

@@ -25,6 +25,7 @@ type fakePool struct{ wg sync.WaitGroup }
 var failures = map[string]error{
 	"timeout":     pool.ErrTimeout,
 	"unavailable": pool.ErrUnavailable,
+	"untrusted":   pool.ErrUntrusted,
 	"overloaded":  pool.ErrOverloaded,
 	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
 	"exited":      pool.ErrHelperExited,
@@ -130,6 +131,7 @@ func TestErrorsAreTyped(t *testing.T) {
 	for user, want := range map[string]error{
 		"timeout":     ErrTimeout,
 		"unavailable": ErrUnavailable,
+		"untrusted":   ErrUntrusted,
 		"overloaded":  ErrOverloaded,
 		"protocol":    ErrProtocol,
 		"exited":      ErrExited,

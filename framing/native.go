@@ -25,6 +25,7 @@ const (
 	KindBadRequest  ErrorKind = "badrequest"  // refused before reaching a helper
 	KindTimeout     ErrorKind = "timeout"     // no answer, or no free helper, in time
 	KindUnavailable ErrorKind = "unavailable" // no helper can run
+	KindUntrusted   ErrorKind = "untrusted"   // helpers were caught out of step too often; none is asked until a probe passes
 	KindOverloaded  ErrorKind = "overloaded"  // the queue is full
 	KindProtocol    ErrorKind = "protocol"    // the helper answered junk; it was replaced
 	KindExited      ErrorKind = "exited"      // the helper died before answering

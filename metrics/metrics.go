@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,8 @@ type Metrics struct {
 	starts    prometheus.Histogram
 	ended     *prometheus.CounterVec
 	timeouts  prometheus.Counter
+	outOfStep *prometheus.CounterVec
+	trust     *prometheus.CounterVec
 }
 
 var _ pool.Observer = (*Metrics)(nil)
@@ -56,14 +59,22 @@ func New() *Metrics {
 		}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_helper_restarts_total",
-			Help: "Helpers taken out of service, by reason: exit, signal, timeout, protocol error, recycle, reload, pool shrunk, caller gave up, shutdown.",
+			Help: "Helpers taken out of service, by reason: exit, signal, timeout, protocol error, recycle, reload, pool shrunk, caller gave up, untrusted, probe failed, shutdown.",
 		}, []string{"reason"}),
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "authpool_timeouts_total",
 			Help: "Requests that got no answer in time, from a helper or while waiting for one.",
 		}),
+		outOfStep: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authpool_helper_out_of_step_total",
+			Help: "Helpers caught out of step, by what they did: output while idle, extra output, junk, answers disagree, probe failed.",
+		}, []string{"what"}),
+		trust: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authpool_trust_changes_total",
+			Help: "Times the helper command stopped being trusted (trusted=\"false\", reason: what the last helper caught did) or was trusted again (trusted=\"true\", reason: probe passed, new command).",
+		}, []string{"trusted", "reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.queueWait, m.starts, m.ended, m.timeouts,
+	m.reg.MustRegister(m.requests, m.duration, m.queueWait, m.starts, m.ended, m.timeouts, m.outOfStep, m.trust,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -83,6 +94,14 @@ func (m *Metrics) HelperStarted(spawn time.Duration) { m.starts.Observe(spawn.Se
 
 // HelperEnded implements pool.Observer.
 func (m *Metrics) HelperEnded(reason string) { m.ended.WithLabelValues(reason).Inc() }
+
+// OutOfStep implements pool.Observer.
+func (m *Metrics) OutOfStep(what string) { m.outOfStep.WithLabelValues(what).Inc() }
+
+// Trust implements pool.Observer.
+func (m *Metrics) Trust(trusted bool, reason string) {
+	m.trust.WithLabelValues(strconv.FormatBool(trusted), reason).Inc()
+}
 
 // Watch adds the gauges read from stats at each scrape: helpers by state,
 // queue depth, waiting callers, requests in flight.
@@ -107,7 +126,8 @@ type statsCollector struct {
 }
 
 var (
-	helpersDesc  = prometheus.NewDesc("authpool_helpers", "Helper slots by state (starting, ready, backoff, stopped).", []string{"state"}, nil)
+	helpersDesc  = prometheus.NewDesc("authpool_helpers", "Helper slots by state (starting, ready, backoff, stopped, untrusted, probing).", []string{"state"}, nil)
+	trustedDesc  = prometheus.NewDesc("authpool_helpers_trusted", "1 while the helper command is trusted, 0 while requests fail because its helpers were caught out of step.", nil, nil)
 	queueDesc    = prometheus.NewDesc("authpool_queue_depth", "Requests waiting: in the nonblocking queue, or for a free helper in blocking mode.", nil, nil)
 	inflightDesc = prometheus.NewDesc("authpool_requests_in_flight", "Requests taken and not yet answered.", nil, nil)
 )
@@ -116,11 +136,12 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- helpersDesc
 	ch <- queueDesc
 	ch <- inflightDesc
+	ch <- trustedDesc
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.stats()
-	states := map[string]int{"starting": 0, "ready": 0, "backoff": 0, "stopped": 0}
+	states := map[string]int{"starting": 0, "ready": 0, "backoff": 0, "stopped": 0, "untrusted": 0, "probing": 0}
 	for _, h := range st.Helpers {
 		states[h.State]++
 	}
@@ -129,4 +150,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Queued+st.Waiting))
 	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(st.InFlight))
+	trusted := 1.0
+	if st.Untrusted {
+		trusted = 0
+	}
+	ch <- prometheus.MustNewConstMetric(trustedDesc, prometheus.GaugeValue, trusted)
 }

@@ -21,6 +21,9 @@ type waitResult struct {
 
 // checkout takes the helper idle longest, or waits in line for one.
 func (p *Pool) checkout(ctx context.Context) (*helper, error) {
+	if p.untrusted.Load() {
+		return nil, ErrUntrusted
+	}
 	p.mu.Lock()
 	for len(p.idle) > 0 {
 		h := p.idle[0]
@@ -32,7 +35,7 @@ func (p *Pool) checkout(ctx context.Context) (*helper, error) {
 	}
 	if !p.anyAvailable() {
 		p.mu.Unlock()
-		return nil, ErrUnavailable
+		return nil, p.unavailableError()
 	}
 	w := &waiter{ch: make(chan waitResult, 1)}
 	e := p.waiters.PushBack(w)
@@ -130,6 +133,11 @@ func (p *Pool) doBlocking(ctx context.Context, req framing.Request) (yes bool, e
 // awaited, and thrown away, in the background.
 func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, error) {
 	conf := p.conf()
+	if h.epoch != p.trustEpoch.Load() {
+		// Handed out just before the command was distrusted, which retired it.
+		p.giveBack(h)
+		return false, ErrUntrusted
+	}
 	deadline := time.Now().Add(conf.Timeout)
 	if h.served.Load() == 0 {
 		deadline = deadline.Add(conf.StartTimeout)
@@ -151,13 +159,18 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 			stop()
 			h.arm(false)
 		}
-		if p.cfg.Mode == Blocking {
-			p.release(h)
-		}
+		p.giveBack(h)
 		return false, err
 	}
 	if err == nil {
 		yes, err = h.readAnswer()
+		if err == nil && yes && conf.AnswerGrace > 0 {
+			// A stray "1" read as the answer is followed by the real one.
+			err = h.settle(min(conf.AnswerGrace, time.Until(deadline)))
+		}
+		if err == nil && yes && !conf.NoConfirm && req.Op.Idempotent() && (h.served.Load() < confirmYoung || p.suspect()) {
+			err = h.confirm(req)
+		}
 	}
 	if stop != nil {
 		stop()
@@ -168,6 +181,11 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 		h.served.Add(1)
 		if p.cfg.Mode == Blocking && !p.tryRecycle(h) {
 			p.release(h)
+		}
+		if h.epoch != p.trustEpoch.Load() {
+			// The command was distrusted while h answered: its answer is
+			// no better than the ones that tripped the breaker.
+			return false, ErrUntrusted
 		}
 		return yes, nil
 	case ctx != nil && ctx.Err() != nil && time.Now().Before(deadline):
@@ -188,6 +206,14 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 	}
 	p.retire(h, err)
 	return false, p.closedError(err)
+}
+
+// giveBack returns h, which the caller holds and has not asked anything,
+// to the idle list (Blocking mode; a queue worker keeps its helper).
+func (p *Pool) giveBack(h *helper) {
+	if p.cfg.Mode == Blocking {
+		p.release(h)
+	}
 }
 
 // enterDrain counts a drain as in flight, even after Shutdown began (the

@@ -106,6 +106,48 @@ type Config struct {
 	MaxRequests int
 	MaxAge      time.Duration
 
+	// OutOfStepLimit is how many times helpers of the current command may
+	// be caught out of step (output while no request was outstanding, more
+	// output after an answer, junk, a probe answered wrong) within
+	// OutOfStepWindow before the command is no longer trusted: every helper
+	// is stopped and every request fails at once with ErrUntrusted until a
+	// probe proves the command again (see "Out of step" in the package
+	// documentation). A helper caught out of step is replaced and the
+	// answer in question is never delivered, but a stray "1" that arrives
+	// after a request was sent and before its real answer cannot be told
+	// from that answer until later: each catch may have let a yes through
+	// (the package documentation says how yes answers are confirmed, and
+	// what that leaves open). Zero means 3.
+	OutOfStepLimit int
+	// OutOfStepWindow is how long a helper caught out of step counts
+	// against the limit, and how long the probation lasts after a probe
+	// passes (during it, one more catch distrusts the command again). Zero
+	// means one minute.
+	OutOfStepWindow time.Duration
+	// UntrustedFor is how long the command stays untrusted before one
+	// helper is started and probed; it doubles after each failed probe and
+	// each catch during probation, up to MaxUntrustedFor. While untrusted,
+	// no other helper runs. Zero means 30s.
+	UntrustedFor time.Duration
+	// MaxUntrustedFor caps UntrustedFor's doubling; zero means 10 minutes.
+	MaxUntrustedFor time.Duration
+	// AnswerGrace is how long, after a yes answer, the pool watches the
+	// helper for more output before it delivers the answer: a stray "1"
+	// read as the answer is followed by the real one, and then neither is
+	// delivered. It delays every yes answer by that much and catches only
+	// helpers that answer faster than it, so it is off by default; the
+	// output is always caught before the helper's next request. Zero means
+	// none.
+	AnswerGrace time.Duration
+	// NoConfirm turns off asking a helper twice to confirm a yes to auth
+	// or isuser, which the pool otherwise does for a helper's first
+	// answers and while its command is suspect (see "Out of step" in the
+	// package documentation). Set it only for helpers that accept a
+	// password once (one-time tokens), which would answer the second
+	// asking no: without confirmation, a stray "1" from a helper not yet
+	// caught out of step is more likely to be taken for an answer.
+	NoConfirm bool
+
 	// Logger receives events; nil discards them. Passwords are never
 	// logged.
 	Logger *slog.Logger
@@ -119,6 +161,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Processes < 0 || c.QueueSize < 0 || c.Timeout < 0 || c.MaxRequests < 0 || c.MaxAge < 0 {
 		return c, errors.New("pool: negative Processes, QueueSize, Timeout, MaxRequests or MaxAge")
+	}
+	if c.OutOfStepLimit < 0 || c.OutOfStepWindow < 0 || c.UntrustedFor < 0 || c.MaxUntrustedFor < 0 || c.AnswerGrace < 0 {
+		return c, errors.New("pool: negative OutOfStepLimit, OutOfStepWindow, UntrustedFor, MaxUntrustedFor or AnswerGrace")
 	}
 	if c.Processes == 0 {
 		c.Processes = 1
@@ -150,6 +195,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HealthyAfter <= 0 {
 		c.HealthyAfter = 10 * time.Second
 	}
+	if c.OutOfStepLimit == 0 {
+		c.OutOfStepLimit = 3
+	}
+	if c.OutOfStepWindow == 0 {
+		c.OutOfStepWindow = time.Minute
+	}
+	if c.UntrustedFor == 0 {
+		c.UntrustedFor = 30 * time.Second
+	}
+	if c.MaxUntrustedFor == 0 {
+		c.MaxUntrustedFor = 10 * time.Minute
+	}
+	c.MaxUntrustedFor = max(c.MaxUntrustedFor, c.UntrustedFor)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

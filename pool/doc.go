@@ -36,6 +36,64 @@
 // another helper; setpass and the ejabberd writes are not, since they may
 // have taken effect.
 //
+// # Out of step
+//
+// A helper is out of step when its output does not match its requests:
+// output while no request was outstanding, more output after an answer,
+// junk, or a yes that asking again contradicts. The one that is caught is
+// replaced and the answer in question never delivered. But a stray "1"
+// that arrives after a request was written and before its real answer is
+// indistinguishable from that answer, and the helper, one answer behind,
+// may hand out more before it is caught. So:
+//
+//   - A yes to auth or isuser is asked again, and must be confirmed, while
+//     the helper is young (its first 16 answers) and while its command is
+//     suspect (a helper of it was caught within Config.OutOfStepWindow, or
+//     it is on probation). A stray read as the answer leaves the real one
+//     to be read by the second asking, which then disagrees. Helpers that
+//     never get out of step pay only for their first few yes answers (and
+//     log those logins twice). Config.NoConfirm turns this off for helpers
+//     that accept a password only once.
+//   - Config.AnswerGrace, off by default, also holds every yes that long
+//     to see whether more output follows.
+//   - When helpers of the current command are caught Config.OutOfStepLimit
+//     times (3) within Config.OutOfStepWindow (1m), the command is no
+//     longer trusted: every helper is stopped, every request fails at once
+//     with ErrUntrusted (never a yes, also for answers read after the
+//     moment it was distrusted), and no helper starts, so nothing spins.
+//   - After Config.UntrustedFor (30s), one slot starts a helper and asks
+//     it three times for a random password of a user that cannot exist
+//     ("auth:authpool-probe:probe.invalid:..."), each answer to be "0"
+//     followed by 100ms of silence. If it passes, the command is trusted
+//     again, on probation for OutOfStepWindow: one more catch distrusts it
+//     at once. Each failed probe and each catch during probation doubles
+//     the wait, up to Config.MaxUntrustedFor (10m).
+//   - Reconfigure to a new command judges it afresh.
+//
+// What this does not close: a helper that answers honestly past its young
+// answers and only then starts writing strays, under load heavy enough
+// that it never idles, can stay one answer behind, unseen, until two of
+// its outputs meet in one read; each stray it writes meanwhile can be
+// taken for a yes (tests saw up to 12 of 600 wrong passwords; from the
+// start, at most 2). Only confirming every yes, at one more exchange
+// each, or a grace longer than the helper's slowest answer would close it.
+//
+// The limit trades availability for safety: a helper that can be made to
+// misbehave by what a caller sends (a user name, say) lets that caller
+// stop all logins for UntrustedFor; it could otherwise have used the same
+// bug to be let in.
+//
+// # Proving a command
+//
+// Probe starts one helper and asks it whether a user that cannot exist
+// exists ("isuser:authpool-probe:probe.invalid"); any one well-formed
+// answer, then silence, passes. The daemon probes its command before it
+// says it is serving and Reconfigure before it replaces any helper; a slot
+// asks the same (without the silence) of a helper it starts to replace a
+// recycled one, before the next may be recycled. Its errors say what an operator must fix: not found, not
+// executable, a directory, a #! interpreter that is missing, or how the
+// helper ended before answering, with the last of its stderr.
+//
 // # Ownership
 //
 // Every helper process and goroutine belongs to the Pool and is gone when

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/authpool/authpool/framing"
 )
@@ -28,4 +29,11 @@ var (
 	ErrHelperExited = errors.New("helper exited before answering")
 	// ErrClosed: the pool is shutting down or closed.
 	ErrClosed = errors.New("pool closed")
+	// ErrUntrusted: helpers of the current command were caught out of step
+	// Config.OutOfStepLimit times; no request reaches one until a probe
+	// proves the command again. It wraps ErrUnavailable.
+	ErrUntrusted = fmt.Errorf("%w: helpers caught out of step; untrusted until a probe passes", ErrUnavailable)
+	// ErrHelperStart: Probe (or Reconfigure) found that the helper command
+	// cannot be started, or that its helper ended before its first answer.
+	ErrHelperStart = errors.New("helper cannot start")
 )

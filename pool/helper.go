@@ -22,11 +22,13 @@ type helper struct {
 	started time.Time
 	conf    *Config // the settings it was started with
 	gen     uint64  // the pool's specGen then
+	epoch   uint64  // the pool's trustEpoch when it was trusted to serve
 
 	dec    framing.AnswerDecoder
 	wbuf   []byte
 	rbuf   []byte
 	served atomic.Int64 // answers read; atomic only so Stats can read it
+	probes atomic.Int64 // of those, answers to the pool's own probes
 
 	mu      sync.Mutex
 	gone    bool          // retired or exited: never to be handed out again
@@ -45,7 +47,7 @@ var errNotSent = errors.New("request not sent")
 // exists to prevent, so it fails the exchange before anything is sent.
 func (h *helper) prepare(deadline time.Time) error {
 	if n, err := h.proc.TryRead(h.rbuf); n > 0 {
-		return fmt.Errorf("%w: %w: %d bytes of output while no request was outstanding", errNotSent, ErrProtocol, n)
+		return fmt.Errorf("%w: %w", errNotSent, &outOfStep{what: stepIdle, n: n})
 	} else if err != nil {
 		return fmt.Errorf("%w: %w", errNotSent, ErrHelperExited)
 	}
@@ -93,7 +95,7 @@ func (h *helper) readAnswer() (bool, error) {
 					// A second answer, or junk, in the same read: the helper
 					// is out of step, and which answer is honest cannot be
 					// known, so neither is delivered.
-					return false, fmt.Errorf("%w: %d bytes beyond one answer", ErrProtocol, n-used)
+					return false, &outOfStep{what: stepExtra, n: n - used}
 				}
 				return yes, nil
 			}
@@ -102,6 +104,38 @@ func (h *helper) readAnswer() (bool, error) {
 			return false, ioError(err)
 		}
 	}
+}
+
+// confirm asks h again the request it just answered yes: if that yes was
+// a stray "1", the real answer is still to come and is read now, and
+// disagrees. Only idempotent requests may be asked twice. The request is
+// encoded again: send wiped the buffer that held it.
+func (h *helper) confirm(req framing.Request) error {
+	if _, err := h.send(req); err != nil {
+		return err
+	}
+	yes, err := h.readAnswer()
+	if err == nil && !yes {
+		err = &outOfStep{what: stepDisagree, n: 2}
+	}
+	return err
+}
+
+// settle looks, after an answer, for more output, which shows that h is
+// out of step and that the answer may not be its own: whatever has
+// arrived already and, with wait > 0, whatever arrives within wait. A
+// helper that exits after answering is not out of step.
+func (h *helper) settle(wait time.Duration) error {
+	var n int
+	if wait <= 0 {
+		n, _ = h.proc.TryRead(h.rbuf)
+	} else if err := h.proc.SetReadDeadline(time.Now().Add(wait)); err == nil {
+		n, _ = h.proc.Read(h.rbuf)
+	}
+	if n > 0 {
+		return &outOfStep{what: stepExtra, n: n}
+	}
+	return nil
 }
 
 func ioError(err error) error {

@@ -34,8 +34,9 @@ func (p *Pool) enqueue(ctx context.Context, req framing.Request) (chan Result, e
 	case p.closed:
 		return nil, ErrClosed
 	case !p.anyAvailable():
-		p.cfg.Observer.Request(req.Op, Outcome(false, ErrUnavailable), 0, 0)
-		return nil, ErrUnavailable
+		err := p.unavailableError()
+		p.cfg.Observer.Request(req.Op, Outcome(false, err), 0, 0)
+		return nil, err
 	}
 	select {
 	case p.queue <- j:
@@ -113,6 +114,8 @@ func (s *slot) serveQueue(h *helper) {
 	for {
 		select {
 		case <-h.proc.Done():
+			return
+		case <-h.retired:
 			return
 		case <-p.quit:
 			return

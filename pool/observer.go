@@ -21,8 +21,17 @@ type Observer interface {
 	HelperStarted(spawn time.Duration)
 	// HelperEnded is called when a helper leaves service, with why: "exit"
 	// or "signal" (it ended by itself), "timeout", "protocol error",
-	// "recycle", "reload", "pool shrunk", "caller gave up", or "shutdown".
+	// "recycle", "reload", "pool shrunk", "caller gave up", "untrusted",
+	// "probe failed" or "shutdown".
 	HelperEnded(reason string)
+	// OutOfStep is called each time a helper is caught out of step, with
+	// what it did: "output while idle", "extra output", "junk", "answers
+	// disagree" or "probe failed".
+	OutOfStep(what string)
+	// Trust is called when the helper command stops being trusted
+	// (trusted is false, and reason is the last thing a helper did wrong)
+	// and when it is trusted again ("probe passed", "new command").
+	Trust(trusted bool, reason string)
 }
 
 // Outcome names a request's result for metrics and logs: "yes", "no", or
@@ -44,6 +53,8 @@ func ErrorKind(err error) framing.ErrorKind {
 		return framing.KindBadRequest
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return framing.KindTimeout
+	case errors.Is(err, ErrUntrusted):
+		return framing.KindUntrusted
 	case errors.Is(err, ErrUnavailable):
 		return framing.KindUnavailable
 	case errors.Is(err, ErrOverloaded):
@@ -64,3 +75,5 @@ type nopObserver struct{}
 func (nopObserver) Request(framing.Op, string, time.Duration, time.Duration) {}
 func (nopObserver) HelperStarted(time.Duration)                              {}
 func (nopObserver) HelperEnded(string)                                       {}
+func (nopObserver) OutOfStep(string)                                         {}
+func (nopObserver) Trust(bool, string)                                       {}

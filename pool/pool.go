@@ -18,6 +18,9 @@ import (
 type Pool struct {
 	cfg Config                 // as given to New: Mode, QueueSize, Logger and the restart policy never change
 	cur atomic.Pointer[Config] // settings in force; Reconfigure swaps them
+	// reconf serializes Reconfigure, which probes a new command without
+	// holding mu.
+	reconf sync.Mutex
 	// specGen counts changes to how helpers are started; a helper started
 	// under an older one is replaced, one at a time.
 	specGen atomic.Uint64
@@ -40,6 +43,12 @@ type Pool struct {
 	closing  atomic.Bool // Close: no grace for anyone
 	wg       sync.WaitGroup
 	stats    counters
+
+	trust      trustState    // the out-of-step breaker; guarded by mu
+	untrusted  atomic.Bool   // trust.open, for the request path
+	trustEpoch atomic.Uint64 // counts trips; a helper trusted before one never answers again
+	// suspectUntil (unix nanoseconds): until then, yes answers are confirmed.
+	suspectUntil atomic.Int64
 }
 
 // New validates cfg and starts the helpers in the background; requests made
@@ -266,13 +275,26 @@ func (p *Pool) quitting() bool {
 func (p *Pool) setSlotState(s *slot, st slotState, h *helper, restart bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.setSlotStateLocked(s, st, h, restart)
+}
+
+// setSlotStateLocked is setSlotState for callers that hold p.mu.
+func (p *Pool) setSlotStateLocked(s *slot, st slotState, h *helper, restart bool) {
 	if restart {
 		s.restarts++
 	}
+	if st == slotReady && h != nil {
+		h.epoch = s.epoch
+		if p.trust.open || h.epoch != p.trustEpoch.Load() {
+			// Started just as the command was distrusted.
+			h.retire("untrusted")
+		}
+	}
 	s.state, s.cur = st, h
-	if s.recycling && st != slotStarting {
-		// The replacement is up (or cannot start, or none is coming): the
-		// next may go.
+	if s.recycling && st != slotStarting && st != slotBackoff && st != slotProbing {
+		// The replacement is up (or none is coming): the next may go. One
+		// that cannot start keeps the place, so that a command that fails
+		// does not replace every helper that still works.
 		s.recycling = false
 		p.recycling--
 		for _, o := range p.slots {
@@ -283,10 +305,21 @@ func (p *Pool) setSlotState(s *slot, st slotState, h *helper, restart bool) {
 		return
 	}
 	err := fmt.Errorf("%w: every helper is failing; retrying in the background", ErrUnavailable)
-	if p.quitting() {
+	switch {
+	case p.quitting():
 		err = ErrClosed
+	case p.trust.open:
+		err = ErrUntrusted
 	}
 	p.failWaiters(err)
+}
+
+// unavailableError says why no slot can serve. Callers hold p.mu.
+func (p *Pool) unavailableError() error {
+	if p.trust.open {
+		return ErrUntrusted
+	}
+	return ErrUnavailable
 }
 
 // anyAvailable reports whether some slot can serve. Callers hold p.mu.
@@ -392,6 +425,9 @@ func (p *Pool) retire(h *helper, err error) {
 		p.stats.protocolErrors.Add(1)
 	}
 	h.retire(reason)
+	if reason == "protocol error" {
+		p.caughtOutOfStep(h, stepWhat(err))
+	}
 }
 
 // retryable reports whether a failed request may be asked of another

@@ -638,7 +638,7 @@ func TestReconfigureUnderLoad(t *testing.T) {
 			next.Processes = 2
 			next.Command = p.conf().Command
 			next.Env = []string{"POOL_TEST_GEN=2", fakeEnv + "=db", fakeProtoEnv + "=generic"}
-			if err := p.Reconfigure(next); err != nil {
+			if err := p.Reconfigure(ctx, next); err != nil {
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(20 * time.Second)
@@ -669,9 +669,32 @@ func TestReconfigureUnderLoad(t *testing.T) {
 			}
 			bad := next
 			bad.Mode = 1 - mode
-			if err := p.Reconfigure(bad); err == nil {
+			if err := p.Reconfigure(ctx, bad); err == nil {
 				t.Error("a mode change was accepted")
 			}
 		})
+	}
+}
+
+// TestRecyclingIgnoresProbes: the pool probes a replacement helper before
+// it serves; that answer is not one of its MaxRequests, or with
+// MaxRequests 1 every replacement would be recycled as soon as it was
+// probed, forever.
+func TestRecyclingIgnoresProbes(t *testing.T) {
+	p := newPool(t, "db", Config{Processes: 1, MaxRequests: 1})
+	ctx := bounded(t)
+	for i := range 5 {
+		waitReady(t, p)
+		if got, err := p.Do(ctx, auth("alice", "wonderland")); !got || err != nil {
+			t.Fatalf("request %d: %v, %v", i, got, err)
+		}
+	}
+	waitReady(t, p)
+	before := p.Stats().Recycles
+	// Idle now: nothing is due. (With probes counted, a recycle followed
+	// every probe, each a few milliseconds apart.)
+	time.Sleep(500 * time.Millisecond)
+	if after := p.Stats().Recycles; after != before || before > 5 {
+		t.Errorf("recycles: %d after 5 requests, %d after idling; want at most 5 and no more", before, after)
 	}
 }

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -8,16 +9,21 @@ import (
 
 // Reconfigure changes the settings of a running pool, as a reload of the
 // daemon's configuration does. When the helper command, its arguments,
-// environment, directory, transport or protocol change, helpers started
-// under the old settings are replaced one at a time, between requests, so
-// no request fails for it; timeouts and recycling limits apply to new
-// requests at once; a larger Processes starts more helpers, a smaller one
-// retires the extra ones, again one at a time.
+// environment, directory, transport or protocol change, the new settings
+// are proved first, by Probe: a command that cannot start or cannot answer
+// is refused with Probe's error (ctx bounds the probe), and the old helpers
+// go on serving as if nothing happened. Proved, helpers started under the
+// old settings are replaced one at a time, between requests, so no request
+// fails for it; a slot waiting out a restart delay starts at once, and the
+// new command starts out trusted (see Config.OutOfStepLimit). Timeouts and
+// recycling limits apply to new requests at once; a larger Processes
+// starts more helpers, a smaller one retires the extra ones, again one at
+// a time. Calls are serialized.
 //
 // Mode, QueueSize (zero keeps it), Logger, Observer and the restart policy are fixed
 // when the pool is made; changing Mode or QueueSize is an error, and the
 // pool is left as it was.
-func (p *Pool) Reconfigure(cfg Config) error {
+func (p *Pool) Reconfigure(ctx context.Context, cfg Config) error {
 	if cfg.QueueSize == 0 {
 		cfg.QueueSize = p.cfg.QueueSize
 	}
@@ -34,17 +40,26 @@ func (p *Pool) Reconfigure(cfg Config) error {
 	c.Logger, c.Observer = p.cfg.Logger, p.cfg.Observer
 	c.RestartDelay, c.MaxRestartDelay, c.HealthyAfter = p.cfg.RestartDelay, p.cfg.MaxRestartDelay, p.cfg.HealthyAfter
 
+	p.reconf.Lock()
+	defer p.reconf.Unlock()
+	old := p.conf() // only Reconfigure changes it
+	respawn := !slices.Equal(c.Command, old.Command) || !slices.Equal(c.Env, old.Env) ||
+		c.Dir != old.Dir || c.Transport != old.Transport || c.Protocol != old.Protocol
+	if respawn {
+		if err := probeCommand(ctx, &c); err != nil {
+			return fmt.Errorf("pool: new helper settings not applied: %w", err)
+		}
+	}
+
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return ErrClosed
 	}
-	old := p.conf()
-	respawn := !slices.Equal(c.Command, old.Command) || !slices.Equal(c.Env, old.Env) ||
-		c.Dir != old.Dir || c.Transport != old.Transport || c.Protocol != old.Protocol
 	p.cur.Store(&c)
 	if respawn {
 		p.specGen.Add(1)
+		p.resetTrustLocked()
 	}
 	var live []*slot
 	for _, s := range p.slots {

@@ -12,7 +12,9 @@ import "time"
 // settings Reconfigure has since changed, or is in a slot being removed.
 func (p *Pool) recycleDue(h *helper) bool {
 	c := p.conf()
-	return (c.MaxRequests > 0 && h.served.Load() >= int64(c.MaxRequests)) ||
+	// The pool's own probes do not count: a helper probed before it serves
+	// would otherwise be due before its first request with MaxRequests 1.
+	return (c.MaxRequests > 0 && h.served.Load()-h.probes.Load() >= int64(c.MaxRequests)) ||
 		(c.MaxAge > 0 && time.Since(h.started) >= c.MaxAge) ||
 		h.gen != p.specGen.Load() || h.slot.removed.Load()
 }
@@ -48,6 +50,13 @@ func (p *Pool) recycleLocked(h *helper) bool {
 	h.slot.recycling = true
 	p.stats.recycles.Add(1)
 	return true
+}
+
+// holdsRecyclingPlace reports whether s is replacing a recycled helper.
+func (p *Pool) holdsRecyclingPlace(s *slot) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return s.recycling
 }
 
 // recycleIdle recycles h if it is idle and due: the slot's goroutine calls

@@ -13,14 +13,16 @@ import (
 type slotState uint8
 
 const (
-	slotStarting slotState = iota // a helper is being started
-	slotReady                     // a helper is running
-	slotBackoff                   // waiting before the next start
-	slotStopped                   // the pool is shut down
+	slotStarting  slotState = iota // a helper is being started
+	slotReady                      // a helper is running
+	slotBackoff                    // waiting before the next start
+	slotStopped                    // the pool is shut down
+	slotUntrusted                  // the command is untrusted: no helper runs
+	slotProbing                    // a helper is being probed to trust the command again
 )
 
 func (s slotState) String() string {
-	return [...]string{"starting", "ready", "backoff", "stopped"}[s]
+	return [...]string{"starting", "ready", "backoff", "stopped", "untrusted", "probing"}[s]
 }
 
 // slot is one of the pool's Processes places. Its goroutine, run, owns the
@@ -33,7 +35,8 @@ type slot struct {
 	state     slotState
 	cur       *helper
 	restarts  int
-	recycling bool // holds the pool's recycling place until the next helper is up
+	recycling bool   // holds the pool's recycling place until the next helper is up
+	epoch     uint64 // the trust epoch the helper being started will belong to
 
 	// removed: Reconfigure shrank the pool, and this slot ends once its
 	// helper is recycled.
@@ -43,8 +46,8 @@ type slot struct {
 	// should be recycled (a reload, or the recycling place came free).
 	poke chan struct{}
 
-	// Only run touches failures.
-	failures int // helpers in a row that failed to start or died by themselves
+	// Only run changes failures; available reads it under p.mu.
+	failures atomic.Int32 // helpers in a row that failed to start or died by themselves
 }
 
 // quickRestarts is how many failures in a row restart a helper at once. It
@@ -58,7 +61,7 @@ const quickRestarts = 2
 // slot is crash-looping and callers are told ErrUnavailable at once.
 // Callers hold p.mu.
 func (s *slot) available() bool {
-	return s.state == slotReady || (s.state == slotStarting && s.failures <= quickRestarts)
+	return s.state == slotReady || (s.state == slotStarting && s.failures.Load() <= quickRestarts)
 }
 
 func (s *slot) run() {
@@ -69,6 +72,10 @@ func (s *slot) run() {
 			if !s.pause(s.delay()) {
 				break
 			}
+		}
+		probe, ok := s.awaitTrust()
+		if !ok {
+			break
 		}
 		p.setSlotState(s, slotStarting, nil, !first)
 		p.stats.spawns.Add(1)
@@ -89,13 +96,45 @@ func (s *slot) run() {
 			Logger:    p.log,
 		})
 		if err != nil {
-			s.failures++
+			s.failures.Add(1)
 			p.stats.spawnFailures.Add(1)
-			log.Error("helper failed to start", "err", err, "failures", s.failures)
+			log.Error("helper failed to start", "err", err, "cause", startCause(conf.Command[0], conf.Dir, err), "failures", s.failures.Load())
+			if probe {
+				p.probeDone(s, err)
+			}
 			continue
 		}
 		h.proc, h.started = proc, time.Now()
 		p.cfg.Observer.HelperStarted(h.started.Sub(spawnStart))
+		if probe {
+			p.setSlotState(s, slotProbing, h, false)
+			err := p.prove(h)
+			p.probeDone(s, err)
+			if err != nil {
+				p.cfg.Observer.OutOfStep(stepProbe)
+				h.retire("untrusted")
+				s.finish(h, log)
+				if p.quitting() || s.removed.Load() {
+					break
+				}
+				continue
+			}
+		} else if p.holdsRecyclingPlace(s) {
+			// A replacement proves itself before the next helper is
+			// replaced: a command that cannot answer must not replace
+			// every helper that can.
+			if err := p.check(h); err != nil {
+				s.failures.Add(1)
+				log.Error("replacement helper failed its probe; the helpers it was to replace serve on",
+					"pid", proc.Pid(), "err", err, "failures", s.failures.Load())
+				h.retire("probe failed")
+				s.finish(h, log)
+				if p.quitting() || s.removed.Load() {
+					break
+				}
+				continue
+			}
+		}
 		log.Debug("helper ready", "pid", proc.Pid())
 		p.setSlotState(s, slotReady, h, false)
 		if p.cfg.Mode == NonBlocking {
@@ -154,7 +193,7 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 	exited := h.retire("") // false if the pool retired it first
 	p.forget(h)
 	if h.served.Load() > 0 || time.Since(h.started) >= p.conf().HealthyAfter {
-		s.failures = 0
+		s.failures.Store(0)
 	}
 	if exited || h.reason == "exited" {
 		// Nobody asked it to go: it crashed, or was killed from outside.
@@ -162,10 +201,10 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 		// makes no difference.) Close also covers a helper that closed its
 		// stdout but lives on.
 		h.proc.Close()
-		s.failures++
+		s.failures.Add(1)
 		p.stats.exits.Add(1)
 		p.cfg.Observer.HelperEnded(exitReason(h))
-		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures)
+		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures.Load())
 		return
 	}
 	if h.reason == "quit" {
@@ -199,11 +238,12 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 // delay is the pause before the next start: none for the first
 // quickRestarts failures, then exponential with jitter.
 func (s *slot) delay() time.Duration {
-	if s.failures <= quickRestarts {
+	failures := int(s.failures.Load())
+	if failures <= quickRestarts {
 		return 0
 	}
 	d := s.p.cfg.RestartDelay
-	for i := quickRestarts + 1; i < s.failures && d < s.p.cfg.MaxRestartDelay; i++ {
+	for i := quickRestarts + 1; i < failures && d < s.p.cfg.MaxRestartDelay; i++ {
 		d *= 2
 	}
 	d = min(d, s.p.cfg.MaxRestartDelay)
@@ -217,6 +257,7 @@ func (s *slot) pause(d time.Duration) bool {
 		return !s.p.quitting()
 	}
 	s.p.setSlotState(s, slotBackoff, nil, false)
+	gen := s.p.specGen.Load()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -228,6 +269,12 @@ func (s *slot) pause(d time.Duration) bool {
 		case <-s.poke:
 			if s.removed.Load() {
 				return false
+			}
+			if s.p.specGen.Load() != gen {
+				// A reload brought a new command: the old one's failures
+				// say nothing about it.
+				s.failures.Store(0)
+				return true
 			}
 		}
 	}

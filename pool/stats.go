@@ -13,6 +13,7 @@ type counters struct {
 	spawns, spawnFailures, exits      atomic.Uint64
 	timeouts, protocolErrors          atomic.Uint64
 	recycles                          atomic.Uint64
+	outOfStep, distrusted             atomic.Uint64
 }
 
 // Stats is a snapshot of the pool.
@@ -28,6 +29,13 @@ type Stats struct {
 	Timeouts       uint64 // helpers replaced for not answering in time
 	ProtocolErrors uint64 // helpers replaced for malformed or unsolicited output
 	Recycles       uint64 // helpers replaced for MaxRequests or MaxAge
+	OutOfStep      uint64 // helpers caught out of step (see Config.OutOfStepLimit), failed probes excluded
+	Distrusted     uint64 // times the helper command stopped being trusted
+
+	// Untrusted: the helper command is not trusted now, because a helper
+	// did UntrustedReason; requests fail with ErrUntrusted.
+	Untrusted       bool
+	UntrustedReason string
 
 	Idle     int // Blocking: helpers free right now
 	Waiting  int // Blocking: callers waiting for a helper
@@ -38,7 +46,7 @@ type Stats struct {
 // HelperStats describes one of the pool's slots.
 type HelperStats struct {
 	Slot     int
-	State    string // starting, ready, backoff or stopped
+	State    string // starting, ready, backoff, stopped, untrusted or probing
 	PID      int    // 0 when no helper is running
 	Uptime   time.Duration
 	Served   int64 // answers from the current helper
@@ -57,11 +65,16 @@ func (p *Pool) Stats() Stats {
 		Timeouts:       p.stats.timeouts.Load(),
 		ProtocolErrors: p.stats.protocolErrors.Load(),
 		Recycles:       p.stats.recycles.Load(),
+		OutOfStep:      p.stats.outOfStep.Load(),
+		Distrusted:     p.stats.distrusted.Load(),
 		Queued:         len(p.queue),
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st.Idle, st.Waiting, st.InFlight = len(p.idle), p.waiters.Len(), p.inflight
+	if p.trust.open {
+		st.Untrusted, st.UntrustedReason = true, p.trust.reason
+	}
 	for _, s := range p.slots {
 		hs := HelperStats{Slot: s.id, State: s.state.String(), Restarts: s.restarts}
 		if h := s.cur; h != nil {

@@ -63,6 +63,10 @@ func (p *Process) copyStderr(r *os.File, c Config) {
 	}
 }
 
+// StderrMessage is the message of the log record that carries one line a
+// helper wrote to stderr, already redacted and cut, in its "line" attribute.
+const StderrMessage = "helper stderr"
+
 // stderrLogger assembles, redacts, cuts and logs the lines of one helper's
 // stderr, at most limit a second.
 type stderrLogger struct {
@@ -144,7 +148,7 @@ func (l *stderrLogger) end() {
 		}
 		out = append(out[:cut:cut], "..."...)
 	}
-	l.log.Warn("helper stderr", "line", string(out))
+	l.log.Warn(StderrMessage, "line", string(out))
 	clear(l.out)
 }
 

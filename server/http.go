@@ -235,7 +235,7 @@ func httpError(err error) (int, string) {
 		return http.StatusBadRequest, "bad request"
 	case framing.KindTimeout:
 		return http.StatusGatewayTimeout, "helper timed out"
-	case framing.KindUnavailable, framing.KindOverloaded, framing.KindClosed:
+	case framing.KindUnavailable, framing.KindUntrusted, framing.KindOverloaded, framing.KindClosed:
 		return http.StatusServiceUnavailable, "no helper available"
 	case framing.KindProtocol, framing.KindExited:
 		return http.StatusBadGateway, "helper failed"

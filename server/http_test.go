@@ -60,6 +60,7 @@ func TestHTTPHandler(t *testing.T) {
 		{"repeated pass", ejab, get("check_password", form("user", "ab", "server", "x", "pass", "ba", "pass", "no")), 400, ""},
 		{"timeout", ejab, get("check_password", form("user", "timeout", "server", "x", "pass", "p")), 504, ""},
 		{"unavailable", ejab, get("check_password", form("user", "unavailable", "server", "x", "pass", "p")), 503, ""},
+		{"untrusted", ejab, get("check_password", form("user", "untrusted", "server", "x", "pass", "p")), 503, ""},
 		{"overloaded", ejab, get("check_password", form("user", "overload", "server", "x", "pass", "p")), 503, ""},
 		{"helper failed", ejab, get("check_password", form("user", "protocol", "server", "x", "pass", "p")), 502, ""},
 		{"helper exited", ejab, get("check_password", form("user", "exited", "server", "x", "pass", "p")), 502, ""},

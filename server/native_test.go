@@ -54,6 +54,7 @@ func TestNativeAnswers(t *testing.T) {
 		{"14 auth:exited:x:p", "14 error exited"},
 		{"15 auth:closed:x:p", "15 error closed"},
 		{"16 auth:weird:x:p", "16 error internal"},
+		{"17 auth:untrusted:x:p", "17 error untrusted"},
 		{"17 auth:a:b:c:d\x00", "17 error badrequest"},
 		{"18 frob:a:b", "18 error badrequest bad request: unknown operation"},
 		{"19", "19 error badrequest bad request: no request after the id"},

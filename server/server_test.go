@@ -60,6 +60,7 @@ var failures = map[string]error{
 	"fail":        pool.ErrTimeout,
 	"timeout":     fmt.Errorf("helper 3: %w", pool.ErrTimeout),
 	"unavailable": pool.ErrUnavailable,
+	"untrusted":   pool.ErrUntrusted,
 	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
 	"exited":      pool.ErrHelperExited,
 	"closed":      pool.ErrClosed,

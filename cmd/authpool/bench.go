@@ -52,7 +52,8 @@ that no helper knows, whose every auth and isuser must be answered 0 (with
 --users-file, as many users that must be accepted are written there first,
 for a helper that reads such a file).
 
-Exit status: 0 when every checked answer was right, 1 when any was wrong,
+Exit status: 0 when every checked answer was right, 1 when any was wrong
+or the pool stopped trusting the helpers (caught out of step),
 2 on a usage or setup error.
 
 flags:
@@ -354,6 +355,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if rep.Wrong+rep.WarmupWrong > 0 {
 		fmt.Fprintf(stderr, "authpool bench: %d wrong answers\n", rep.Wrong+rep.WarmupWrong)
+		return 1
+	}
+	if rep.Pool != nil && rep.Pool.Distrusted > 0 {
+		// The pool caught what would have been wrong answers first.
+		fmt.Fprintf(stderr, "authpool bench: the pool stopped trusting the helpers: caught out of step %d times\n", rep.Pool.OutOfStep)
 		return 1
 	}
 	return 0

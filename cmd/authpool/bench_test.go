@@ -116,7 +116,12 @@ func TestBenchCatchesWrongAnswersUnderLoad(t *testing.T) {
 			if tt.wantCode == 0 {
 				return
 			}
-			if !strings.Contains(stdout, "WRONG") || !strings.Contains(stdout, "false accepts") || !strings.Contains(stderr, "wrong answers") {
+			// Either the wrong answers got through, or the pool caught the
+			// helpers contradicting themselves first and stopped trusting
+			// them; either way the report must say so.
+			wrong := strings.Contains(stdout, "WRONG") && strings.Contains(stdout, "false accepts") && strings.Contains(stderr, "wrong answers")
+			distrusted := strings.Contains(stdout, "UNTRUSTWORTHY") && strings.Contains(stderr, "stopped trusting the helpers")
+			if !wrong && !distrusted {
 				t.Errorf("the report does not call out the wrong answers:\n%s\n%s", stdout, stderr)
 			}
 			if strings.Contains(stdout, "wonderland") || strings.Contains(stdout, "builder") {

@@ -62,8 +62,11 @@ func runChaos(t *testing.T, mode string, total int) {
 	go func() {
 		// The timeout is generous so that an honest answer is never late,
 		// even on a loaded machine: a late one would count as lost. "late"
-		// answers after Timeout plus StartTimeout.
-		exited <- run(ctx, []string{"serve", "--socket", sock, "--processes", "8", "--mode", mode,
+		// answers after Timeout plus StartTimeout. The helpers are caught
+		// out of step on purpose, a few times a second, so the limit
+		// that would distrust them is out of reach: this test is about
+		// what each request gets.
+		exited <- run(ctx, []string{"serve", "--socket", sock, "--processes", "8", "--mode", mode, "--out-of-step-limit", "1000000",
 			"--timeout", "2s", "--queue-timeout", "2m", "--queue", "1000", "--client-timeout", "0",
 			"--log-level", "debug", "--",
 			scripts(t, "chaos.py"), "--log", helperLog, "--fault-rate", "0.03", "--late-seconds", "5"},

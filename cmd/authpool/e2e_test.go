@@ -94,8 +94,10 @@ func TestMisbehavingHelpers(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			// A fresh helper's first request gets twice the timeout, so
-			// "late" must be later than that.
-			c := startDaemon(t, "--mode", mode, "--timeout", "1s", "--",
+			// "late" must be later than that. Three of these are caught
+			// out of step within the minute: more than the default limit,
+			// which TestStrayAnswersDistrustHelpers tests.
+			c := startDaemon(t, "--mode", mode, "--timeout", "1s", "--out-of-step-limit", "10", "--",
 				scripts(t, "misbehave.py"), "--late-seconds", "2.5").dial()
 			for _, tt := range tests {
 				c.want(fmt.Sprintf("auth:%s:example.com:%s", tt.user, tt.user), tt.want)
@@ -141,7 +143,12 @@ for line in sys.stdin.buffer:
     sys.stdout.write("1\n" if ok else "0\n")
     sys.stdout.flush()
 `), 0o755)
-	d := startDaemon(t, "--mode", "nonblocking", "--processes", "4", "--queue", "600", "--", helper, trace)
+	// Each request asked once: a new helper's first yes answers are
+	// otherwise asked twice.
+	d := startDaemon(t, "--mode", "nonblocking", "--processes", "4", "--queue", "600", "--no-confirm-yes", "--", helper, trace)
+	if err := os.Truncate(trace, 0); err != nil { // the start-up probe's line
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan string, 600)
 	for conn := range 12 {
@@ -242,8 +249,10 @@ func TestBadRequestsAnswerZero(t *testing.T) {
 }
 
 func TestCrashLoopFailsFast(t *testing.T) {
-	pidfile := filepath.Join(t.TempDir(), "pids")
-	d := startDaemon(t, "--processes", "2", "--timeout", "1m", "--", scripts(t, "crashloop.sh"), pidfile)
+	dir := t.TempDir()
+	pidfile, gate := filepath.Join(dir, "pids"), filepath.Join(dir, "gate")
+	d := startDaemon(t, "--processes", "2", "--timeout", "1m", "--", scripts(t, "crashloop.sh"), pidfile, gate)
+	writeFile(t, gate, "") // from now on, every helper dies at once
 	c := d.dial()
 	// The first requests meet helpers that die under them; once every slot
 	// has failed three times in a row, requests are refused without

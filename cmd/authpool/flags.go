@@ -34,6 +34,10 @@ type serveFlags struct {
 	queueTimeout   time.Duration
 	maxRequests    int
 	maxAge         time.Duration
+	outOfStepLimit int
+	untrustedFor   time.Duration
+	answerGrace    time.Duration
+	noConfirmYes   bool
 	transport      string
 	queue          int
 	env            multiFlag
@@ -85,6 +89,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.queueTimeout, "queue-timeout", 0, "longest wait for a free helper, or in the nonblocking queue (0: twice --timeout)")
 	fs.IntVar(&f.maxRequests, "max-requests", 0, "replace a helper after it has answered this many requests (0: never); for scripts that leak")
 	fs.DurationVar(&f.maxAge, "max-age", 0, "replace a helper after it has run this long (0: never); replacements go one at a time, between requests")
+	fs.IntVar(&f.outOfStepLimit, "out-of-step-limit", 3, "helpers caught out of step (output nobody asked for, extra answers, junk) this many times within a minute make the helper command untrusted: every request fails until a probe passes; each catch may have let a stray yes through")
+	fs.DurationVar(&f.untrustedFor, "untrusted-for", 30*time.Second, "how long the helper command stays untrusted before a helper is probed; doubles after each failed probe, up to 10m")
+	fs.DurationVar(&f.answerGrace, "answer-grace", 0, "watch a helper this long after a yes answer for more output, which shows the yes was a stray (0: no wait; costs this much per yes)")
+	fs.BoolVar(&f.noConfirmYes, "no-confirm-yes", false, "never ask a helper twice to confirm a yes (as is done for a new helper's first answers, and after helpers were caught out of step); only for helpers that accept a password once (one-time tokens): a stray 1 is then more likely to be taken for an answer")
 	fs.StringVar(&f.transport, "transport", "pty", "pty (works with helpers that never flush) or pipe (faster; the helper must flush)")
 	fs.IntVar(&f.queue, "queue", 0, "nonblocking mode: queue length (0: 64 per helper)")
 	fs.Var(&f.env, "env", "KEY=VALUE added to the helpers' environment (repeatable); they get only PATH, HOME and LANG otherwise")
@@ -152,6 +160,9 @@ func (f *serveFlags) poolConfig(rest []string, log *slog.Logger) (pool.Config, e
 	if f.startTimeout < 0 || f.queueTimeout < 0 || f.maxRequests < 0 || f.maxAge < 0 {
 		return cfg, errors.New("--start-timeout, --queue-timeout, --max-requests and --max-age cannot be negative")
 	}
+	if f.outOfStepLimit < 0 || f.untrustedFor < 0 || f.answerGrace < 0 {
+		return cfg, errors.New("--out-of-step-limit, --untrusted-for and --answer-grace cannot be negative")
+	}
 	if f.queue < 0 {
 		return cfg, fmt.Errorf("--queue %d: want 0 or more", f.queue)
 	}
@@ -166,6 +177,10 @@ func (f *serveFlags) poolConfig(rest []string, log *slog.Logger) (pool.Config, e
 	cfg.QueueTimeout = f.queueTimeout
 	cfg.MaxRequests = f.maxRequests
 	cfg.MaxAge = f.maxAge
+	cfg.OutOfStepLimit = f.outOfStepLimit
+	cfg.UntrustedFor = f.untrustedFor
+	cfg.AnswerGrace = f.answerGrace
+	cfg.NoConfirm = f.noConfirmYes
 	cfg.QueueSize = f.queue
 	cfg.Env = f.env
 	cfg.Dir = f.dir

@@ -136,8 +136,9 @@ func TestHTTPNotExpressibleAndDown(t *testing.T) {
 }
 
 func TestHTTPUnavailable(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "http.sock")
-	startDaemon(t, "--http", "unix:"+sock, "--http-insecure-no-auth", "--processes", "2", "--", scripts(t, "crashloop.sh"))
+	sock, gate := filepath.Join(t.TempDir(), "http.sock"), filepath.Join(t.TempDir(), "gate")
+	startDaemon(t, "--http", "unix:"+sock, "--http-insecure-no-auth", "--processes", "2", "--", scripts(t, "crashloop.sh"), "", gate)
+	writeFile(t, gate, "") // from now on, every helper dies at once
 	hc := unixHTTP(sock)
 	within(t, "503 from a crash-looping helper", func() bool {
 		resp, err := hc.Get("http://authpool/check_password?user=alice&server=example.com&pass=wonderland")

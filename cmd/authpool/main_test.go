@@ -98,8 +98,8 @@ func startDaemonOn(t *testing.T, socket string, args ...string) *daemon {
 }
 
 // startDaemonCmd starts a prepared daemon command whose clients connect to
-// socket, and waits until it accepts connections. The daemon is stopped at
-// cleanup.
+// socket, and waits until it accepts connections and says it is serving
+// (its start-up probe is done). The daemon is stopped at cleanup.
 func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemon {
 	t.Helper()
 	d := &daemon{t: t, cmd: cmd, socket: socket, logs: &syncBuffer{}, done: make(chan error, 1)}
@@ -117,23 +117,27 @@ func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemon {
 			t.Logf("daemon output:\n%s", d.logs.String())
 		}
 	})
+	// The log first: a dial before the daemon serves may be refused by
+	// an allow list, and would be logged as a refusal.
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.Dial("unix", d.socket)
-		if err == nil {
-			c.Close()
-			return d
-		}
+	for !strings.Contains(d.logs.String(), "authpool serving") {
 		select {
 		case err := <-d.done:
+			d.done <- err // for stop, at cleanup
 			t.Fatalf("daemon exited: %v\n%s", err, d.logs.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("daemon not listening: %v\n%s", err, d.logs.String())
+			t.Fatalf("daemon not serving\n%s", d.logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	c, err := net.Dial("unix", d.socket)
+	if err != nil {
+		t.Fatalf("daemon serving, but its socket: %v\n%s", err, d.logs.String())
+	}
+	c.Close()
+	return d
 }
 
 // stop sends SIGTERM and waits, bounded, for the daemon to exit. It is safe

@@ -68,6 +68,7 @@ type statusReport struct {
 	PID           int            `json:"pid"`
 	UptimeSeconds float64        `json:"uptime_seconds"`
 	Mode          string         `json:"mode"`
+	Untrusted     string         `json:"untrusted,omitempty"` // what the helpers did, while their command is untrusted
 	Helpers       []helperStatus `json:"helpers"`
 	Queued        int            `json:"queued"`
 	Waiting       int            `json:"waiting"`
@@ -103,6 +104,8 @@ type totals struct {
 	Timeouts       uint64 `json:"timeouts"`
 	ProtocolErrors uint64 `json:"protocol_errors"`
 	Recycles       uint64 `json:"recycles"`
+	OutOfStep      uint64 `json:"out_of_step"`
+	Distrusted     uint64 `json:"distrusted"`
 }
 
 func newStatus(started time.Time, p *pool.Pool, c *cache.Cache) any {
@@ -115,7 +118,10 @@ func newStatus(started time.Time, p *pool.Pool, c *cache.Cache) any {
 		Waiting:       st.Waiting,
 		InFlight:      st.InFlight,
 		Totals: totals{st.Requests, st.BadRequests, st.Overloaded, st.Spawns, st.SpawnFailures,
-			st.Exits, st.Timeouts, st.ProtocolErrors, st.Recycles},
+			st.Exits, st.Timeouts, st.ProtocolErrors, st.Recycles, st.OutOfStep, st.Distrusted},
+	}
+	if st.Untrusted {
+		r.Untrusted = st.UntrustedReason
 	}
 	for _, h := range st.Helpers {
 		r.Helpers = append(r.Helpers, helperStatus{h.Slot, h.State, h.PID, float64(h.Uptime.Milliseconds()) / 1000, h.Served, h.Restarts})

@@ -263,8 +263,10 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Fatalf("status %d %q", code, body)
 	}
 
-	down := filepath.Join(dir, "down.sock")
-	startDaemon(t, "--metrics", "unix:"+down, "--", scripts(t, "crashloop.sh"))
+	down, gate := filepath.Join(dir, "down.sock"), filepath.Join(dir, "gate")
+	dd := startDaemon(t, "--metrics", "unix:"+down, "--", scripts(t, "crashloop.sh"), "", gate)
+	writeFile(t, gate, "") // from now on, every helper dies at once
+	dd.dial().want("auth:alice:example.com:wonderland", "0")
 	hc = unixHTTP(down)
 	within(t, "healthz 503 while no helper runs", func() bool {
 		code, _ := get("/healthz")
@@ -277,7 +279,9 @@ func TestMetricsAndHealth(t *testing.T) {
 // again.
 func TestCacheEndToEnd(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "asked.log")
-	d := startDaemon(t, "--cache-ttl", "1m", "--negative-cache-ttl", "1m",
+	// --no-confirm-yes: each request asked once (a new helper's first yes
+	// answers are otherwise asked twice), so the count is the cache's.
+	d := startDaemon(t, "--cache-ttl", "1m", "--negative-cache-ttl", "1m", "--no-confirm-yes",
 		"--", scripts(t, "chaos.py"), "--log", log, "--fault-rate", "0")
 	c := d.dial()
 	asked := func() int { return strings.Count(readFile(t, log), " u1 ") }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"slices"
@@ -11,11 +12,14 @@ import (
 // reload re-reads the command line and the config file (SIGHUP) and applies
 // what can change while running: the helpers (command, arguments,
 // environment, directory, transport, protocol, count), timeouts, recycling
-// limits and the log level. Helpers are replaced one at a time, between
-// requests, so no request fails. A config that does not load, or a pool
-// that refuses it, leaves the running one as it was. Settings that need a
+// limits and the log level. A new helper command is proved first (one
+// helper is started and asked a probe; see pool.Probe), then helpers are
+// replaced one at a time, between requests, so no request fails. A config
+// that does not load, a command that fails its probe (the log says why,
+// with its stderr), or a pool that refuses it, leaves the running one as it
+// was. SIGTERM cuts a probe short. Settings that need a
 // restart (sockets, mode, queue, access control, cache) are logged.
-func reload(args []string, stderr io.Writer, cur *serveFlags, p *pool.Pool, level *slog.LevelVar, log *slog.Logger) {
+func reload(ctx context.Context, args []string, stderr io.Writer, cur *serveFlags, p *pool.Pool, level *slog.LevelVar, log *slog.Logger) {
 	log.Info("reloading", "config", cur.config)
 	next, fs, err := parseServeFlags(args, io.Discard)
 	if err != nil {
@@ -52,7 +56,7 @@ func reload(args []string, stderr io.Writer, cur *serveFlags, p *pool.Pool, leve
 		}
 	}
 	cfg.Logger = nil // the pool keeps its own
-	if err := p.Reconfigure(cfg); err != nil {
+	if err := p.Reconfigure(ctx, cfg); err != nil {
 		log.Error("reload failed; keeping the running configuration", "err", err)
 		return
 	}

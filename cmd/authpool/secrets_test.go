@@ -16,8 +16,10 @@ import (
 // output, in any answer or error message, or in any helper's command line
 // or environment.
 func TestSecretsNeverLeak(t *testing.T) {
+	// Junk and double answers twice each would distrust the helpers, and
+	// then no request would take the paths this test is about.
 	d := startDaemon(t, "--mode", "nonblocking", "--processes", "2", "--queue", "1", "--timeout", "500ms",
-		"--", scripts(t, "misbehave.py"), "--stderr-noise")
+		"--out-of-step-limit", "100", "--", scripts(t, "misbehave.py"), "--stderr-noise")
 	c := d.dial()
 	secret := func(path string) string { return secretMark + "-" + path + "-pw" }
 	var answers []string

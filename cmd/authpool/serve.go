@@ -100,6 +100,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		ls.close()
 		return fail(err)
 	}
+	// A helper that cannot start would answer no to everyone, forever:
+	// refuse to start instead, saying why. SIGTERM cuts the probe short.
+	pctx, pstop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	err = pool.Probe(pctx, cfg)
+	pstop()
+	if err != nil {
+		ls.close()
+		return fail(err)
+	}
 	adm, err := newAdmission(f, ls, cfg.Processes, perListener, perPeer, log, clientLog)
 	if err != nil {
 		ls.close()
@@ -213,7 +222,7 @@ loop:
 			log.Info("shutting down", "cause", context.Cause(ctx))
 			break loop
 		case <-hup:
-			reload(args, stderr, f, p, level, log)
+			reload(ctx, args, stderr, f, p, level, log)
 			adm.helpersNow(len(p.Stats().Helpers))
 		case err := <-ended:
 			running--

@@ -82,6 +82,9 @@ func printStatus(w io.Writer, r statusReport) {
 	up := time.Duration(r.UptimeSeconds * float64(time.Second)).Round(time.Second)
 	fmt.Fprintf(w, "authpool pid %d, up %s, %s mode; %d in flight, %d queued, %d waiting\n\n",
 		r.PID, up, r.Mode, r.InFlight, r.Queued, r.Waiting)
+	if r.Untrusted != "" {
+		fmt.Fprintf(w, "HELPER COMMAND UNTRUSTED: its helpers were caught out of step (%s); every request fails until a probe passes\n\n", r.Untrusted)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SLOT\tSTATE\tPID\tUPTIME\tSERVED\tRESTARTS")
 	for _, h := range r.Helpers {
@@ -94,8 +97,8 @@ func printStatus(w io.Writer, r statusReport) {
 	}
 	tw.Flush()
 	t := r.Totals
-	fmt.Fprintf(w, "\nrequests %d (bad %d, overloaded %d); helpers started %d (failed %d), exited %d, timed out %d, protocol errors %d, recycled %d\n",
-		t.Requests, t.BadRequests, t.Overloaded, t.Spawns, t.SpawnFailures, t.Exits, t.Timeouts, t.ProtocolErrors, t.Recycles)
+	fmt.Fprintf(w, "\nrequests %d (bad %d, overloaded %d); helpers started %d (failed %d), exited %d, timed out %d, protocol errors %d, recycled %d; caught out of step %d, distrusted %d times\n",
+		t.Requests, t.BadRequests, t.Overloaded, t.Spawns, t.SpawnFailures, t.Exits, t.Timeouts, t.ProtocolErrors, t.Recycles, t.OutOfStep, t.Distrusted)
 	if c := r.Cache; c != nil {
 		fmt.Fprintf(w, "cache: %d hits, %d misses, %d entries, %d evicted, %d invalidated\n",
 			c.Hits, c.Misses, c.Entries, c.Evictions, c.Invalidations)

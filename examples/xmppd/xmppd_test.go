@@ -193,7 +193,9 @@ func TestOnlyHostedDomains(t *testing.T) {
 		c.expect("stream")
 		c.expectStreamError("host-unknown")
 	})
-	if asked := ts.helperRequests(); len(asked) != 1 {
+	// The pool asks a young helper twice to confirm a yes (see pool's
+	// "Out of step"): the same login, asked again at once.
+	if asked := slices.Compact(ts.helperRequests()); len(asked) != 1 {
 		t.Errorf("helper asked %q, want only the one login", asked)
 	}
 }
