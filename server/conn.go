@@ -132,7 +132,7 @@ func (c *conn) readLoop() {
 func (c *conn) submit(payload []byte) (framing.Request, <-chan pool.Result) {
 	req, err := framing.ParseRequest(payload)
 	// req holds its own copy of the password; this one would stay in the
-	// heap until reused (docs/SECURITY-helpers.md).
+	// heap until reused (docs/SECURITY.md).
 	clear(payload)
 	if err != nil {
 		return framing.Request{}, failed(err)

@@ -43,7 +43,7 @@ func TestDaemonWritesNoCore(t *testing.T) {
 		t.Error("the daemon's memory can be read by its own user: it is dumpable")
 	}
 	// What a core would have held, measured (not asserted: Go strings and
-	// freed buffers cannot be wiped; see docs/SECURITY-helpers.md).
+	// freed buffers cannot be wiped; see docs/SECURITY.md).
 	for _, pw := range []string{mark + "auth", mark + "setpass"} {
 		if n, err := countInMemory(pid, []byte(pw), 10*time.Second); err == nil {
 			t.Logf("copies of %s in the daemon's memory: %d", pw, n)
