@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -57,40 +56,6 @@ func ReadProcMem(pid int) (ProcMem, error) {
 	return m, nil
 }
 
-// ChildrenOf lists pid's child processes, from
-// /proc/PID/task/*/children, or by scanning /proc when the kernel lacks
-// that file.
-func ChildrenOf(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	if len(tasks) > 0 {
-		var out []int
-		for _, t := range tasks {
-			b, err := os.ReadFile(t)
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if n, err := strconv.Atoi(f); err == nil {
-					out = append(out, n)
-				}
-			}
-		}
-		return out
-	}
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, err := parentOf(n); err == nil && ppid == pid {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // processAge is how long pid has been running; zero if unknown.
 func processAge(pid int) time.Duration {
 	f, err := statFields(pid)
@@ -127,17 +92,6 @@ func statFields(pid int) ([]string, error) {
 		return nil, errors.New("bad stat")
 	}
 	return strings.Fields(string(b[i+1:])), nil
-}
-
-func parentOf(pid int) (int, error) {
-	f, err := statFields(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) < 2 {
-		return 0, errors.New("bad stat")
-	}
-	return strconv.Atoi(f[1])
 }
 
 // PeerPID returns the process id of the process at the other end of a Unix

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/ptyproc"
 )
 
 var (
@@ -284,7 +285,7 @@ func (t *SocketTarget) HelperPIDs() []HelperPID {
 		return nil
 	}
 	var out []HelperPID
-	for _, pid := range ChildrenOf(t.pid) {
+	for _, pid := range ptyproc.ChildrenOf(t.pid) {
 		out = append(out, HelperPID{PID: pid, Served: -1})
 	}
 	return out

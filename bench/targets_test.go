@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/ptyproc"
 )
 
 // authAPI is a fake of the daemon's HTTP API (Prosody's mod_auth_http
@@ -243,8 +244,8 @@ func TestProcMemAndChildren(t *testing.T) {
 		t.Skip("no sleep command:", err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if kids := ChildrenOf(os.Getpid()); !slices.Contains(kids, cmd.Process.Pid) {
-		t.Errorf("ChildrenOf(self) = %v, want it to hold %d", kids, cmd.Process.Pid)
+	if kids := ptyproc.ChildrenOf(os.Getpid()); !slices.Contains(kids, cmd.Process.Pid) {
+		t.Errorf("ptyproc.ChildrenOf(self) = %v, want it to hold %d", kids, cmd.Process.Pid)
 	}
 	if _, err := ReadProcMem(1 << 30); err == nil {
 		t.Error("ReadProcMem of no process succeeded")

@@ -47,9 +47,9 @@ func isHelper(pid int) bool {
 	return ok
 }
 
-// childrenOf lists pid's children, from /proc/PID/task/*/children (one
+// ChildrenOf lists pid's children, from /proc/PID/task/*/children (one
 // file per thread), or by scanning /proc when the kernel lacks those files.
-func childrenOf(pid int) []int {
+func ChildrenOf(pid int) []int {
 	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
 	var out []int
 	if len(tasks) > 0 {

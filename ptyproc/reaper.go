@@ -112,7 +112,7 @@ func StartReaper(cfg ReaperConfig) (*Reaper, error) {
 		return nil, fmt.Errorf("ptyproc: child subreaper: %w", err)
 	}
 	helpers.fork.Lock()
-	for _, pid := range childrenOf(r.me) {
+	for _, pid := range ChildrenOf(r.me) {
 		if st, ok := readStat(pid); ok {
 			r.known[pid] = st.start
 		}
@@ -144,7 +144,7 @@ func (r *Reaper) sweep() int {
 	helpers.fork.Lock()
 	defer helpers.fork.Unlock()
 	found := 0
-	for _, pid := range childrenOf(r.me) {
+	for _, pid := range ChildrenOf(r.me) {
 		if isHelper(pid) {
 			continue
 		}
