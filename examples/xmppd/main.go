@@ -8,8 +8,8 @@
 // What it shows, file by file:
 //
 //   - main.go: the pool is made from flags, and the server refuses to start
-//     unless a helper answers (ready.go), so a broken helper command is an
-//     error at start, not a refused login later.
+//     unless pool.Probe gets an answer from a helper, so a broken helper
+//     command is an error at start, not a refused login later.
 //   - negotiate.go: STARTTLS is required, SASL PLAIN is offered only under
 //     TLS, and the password is checked by the pool under the connection's
 //     context with a deadline; package xmppauth turns the answer into
@@ -143,13 +143,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
-	p, err := pool.New(pool.Config{
+	cfg := pool.Config{
 		Command:   o.command,
 		Protocol:  proto,
 		Processes: o.processes,
 		Timeout:   o.timeout,
 		Logger:    log.With("component", "pool"),
-	})
+	}
+	// pool.New succeeds even when the helper cannot run, and the problem
+	// would show only as failed logins: prove the command first, and
+	// refuse to start saying why (not found, not executable, exited, ...).
+	if err := pool.Probe(ctx, cfg); err != nil {
+		return fmt.Errorf("the helper cannot answer, so no one could log in: %w", err)
+	}
+	p, err := pool.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -161,10 +168,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			log.Warn("helpers killed at the shutdown deadline", "err", err)
 		}
 	}()
-	if err := helpersRun(ctx, p, domains[0], o.timeout); err != nil {
-		return err
-	}
-
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err

@@ -165,12 +165,17 @@ func startServer(t *testing.T, tweak func(*serverConfig)) *testServer {
 	return ts
 }
 
-// helperRequests returns what the helpers were asked, without passwords.
+// poolProbeUser is who the pool asks about when it proves a helper (pool's
+// "Proving a command"): not a login.
+const poolProbeUser = "authpool-probe"
+
+// helperRequests returns what the helpers were asked, without passwords
+// and without the pool's probes.
 func (ts *testServer) helperRequests() []string {
 	b, _ := os.ReadFile(ts.helperLog)
 	var out []string
 	for line := range strings.Lines(string(b)) {
-		if !strings.HasPrefix(line, "pid ") && !strings.Contains(line, probeUser) {
+		if !strings.HasPrefix(line, "pid ") && !strings.Contains(line, poolProbeUser) {
 			out = append(out, strings.TrimSpace(line))
 		}
 	}

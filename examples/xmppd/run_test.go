@@ -49,13 +49,12 @@ func TestRunRefusesABrokenHelper(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		helper []string
+		cause  string
 	}{
-		// A command that cannot start, or a helper that exits at once,
-		// trips a data race in package pool (slot.failures is written
-		// without p.mu and read under it by other goroutines), so those
-		// cases run in the integration test, on the built binary.
-		{"answers junk", []string{"/bin/cat"}},
-		{"hangs", []string{"sleep", "3600"}},
+		{"not found", []string{"/nonexistent/helper"}, "no such file"},
+		{"exits at once", []string{"sh", "-c", "exit 3"}, "exited with status 3"},
+		{"answers junk", []string{"/bin/cat"}, "not one answer"},
+		{"hangs", []string{"sleep", "3600"}, "timed out"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &testutil.SyncBuffer{}
@@ -63,8 +62,8 @@ func TestRunRefusesABrokenHelper(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			err := run(ctx, args, logs)
-			if err == nil || !strings.Contains(err.Error(), "does not answer") {
-				t.Errorf("run: %v, want a refusal to start", err)
+			if err == nil || !strings.Contains(err.Error(), "cannot answer") || !strings.Contains(err.Error(), tt.cause) {
+				t.Errorf("run: %v, want a refusal to start that says %q", err, tt.cause)
 			}
 			if strings.Contains(logs.String(), "listening") {
 				t.Errorf("it listened:\n%s", logs)
