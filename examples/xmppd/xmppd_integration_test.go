@@ -81,12 +81,16 @@ func TestGoSendxmpp(t *testing.T) {
 	}
 
 	t.Run("a broken helper refuses to start", func(t *testing.T) {
-		for _, cmd := range [][]string{{"/nonexistent/helper"}, {helper, "--crash-at-start"}} {
+		for _, tt := range []struct {
+			cmd   []string
+			cause string
+		}{{[]string{"/nonexistent/helper"}, "no such file"}, {[]string{helper, "--crash-at-start"}, "exited with status 1"}} {
+			cmd := tt.cmd
 			p := startXmppd(t, bin, append([]string{"--listen", "127.0.0.1:0", "--domain", "example.com", "--timeout", "1s", "--"}, cmd...)...)
 			err := p.wait(t, 15*time.Second)
 			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(p.logs.String(), "does not answer") {
-				t.Errorf("%v: exit %v, want 1 and a refusal:\n%s", cmd, err, p.logs)
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(p.logs.String(), "cannot answer") || !strings.Contains(p.logs.String(), tt.cause) {
+				t.Errorf("%v: exit %v, want 1 and a refusal that says %q:\n%s", cmd, err, tt.cause, p.logs)
 			}
 			if strings.Contains(p.logs.String(), "listening") {
 				t.Errorf("%v: it listened", cmd)
