@@ -80,7 +80,7 @@ chaos:
 #   - go-sendxmpp logging in to examples/xmppd, a Go XMPP server that
 #     embeds the pool (examples/xmppd/xmppd_integration_test.go).
 # As root it installs what is missing from Debian.
-INTEGRATION_PKGS := ejabberd go-sendxmpp openssl lua5.4 liblua5.4-dev gcc
+INTEGRATION_PKGS := ejabberd go-sendxmpp openssl lua5.4 liblua5.4-dev gcc dpkg-dev
 integration:
 	@missing=; for p in $(INTEGRATION_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
