@@ -46,6 +46,9 @@ each line handed to an idle helper, generic protocol) until interrupted;
 bench it with --socket PATH.
   --http URL                            an HTTP API like Prosody's mod_auth_http
 
+The pool's flags are serve's (--processes, --timeout, --max-requests, ...);
+with --socket or --http, --timeout bounds each whole request.
+
 Workload: --credentials FILE, lines "op:user:server[:password] EXPECTED"
 (EXPECTED 1 or 0, after the last blank); otherwise --users generated users
 that no helper knows, whose every auth and isuser must be answered 0 (with
@@ -61,7 +64,7 @@ flags:
 
 // benchFlags are authpool bench's settings.
 type benchFlags struct {
-	pool serveFlags // command, protocol, mode, processes, timeout, transport, queue, env, dir
+	pool serveFlags // the pool's flags, as serve has them (registerPool); with --socket or --http, --timeout bounds a whole request
 
 	bare       bool
 	dispatcher bool
@@ -92,16 +95,7 @@ type benchFlags struct {
 }
 
 func (f *benchFlags) register(fs *flag.FlagSet) {
-	p := &f.pool
-	fs.StringVar(&p.command, "command", "", "helper command line (as for serve): bench an in-process pool of these helpers")
-	fs.StringVar(&p.protocol, "protocol", "generic", "helper protocol: generic or ejabberd")
-	fs.StringVar(&p.mode, "mode", "blocking", "pool mode: blocking or nonblocking")
-	fs.IntVar(&p.processes, "processes", 1, "number of helpers")
-	fs.DurationVar(&p.timeout, "timeout", 5*time.Second, "longest wait for one answer (the pool's timeout; with --socket or --http, the whole request's)")
-	fs.StringVar(&p.transport, "transport", "pty", "pty or pipe")
-	fs.IntVar(&p.queue, "queue", 0, "nonblocking mode: queue length (0: 64 per helper)")
-	fs.Var(&p.env, "env", "KEY=VALUE added to the helpers' environment (repeatable)")
-	fs.StringVar(&p.dir, "dir", "", "helpers' working directory")
+	f.pool.registerPool(fs)
 
 	fs.BoolVar(&f.bare, "bare", false, "with a command: drive the helpers with a bare loop, no pool (the baseline; worker i always uses helper i mod --processes)")
 	fs.BoolVar(&f.dispatcher, "dispatcher", false, "with a command: share the helpers among the workers through a channel of idle helpers, no pool (the pool's baseline)")

@@ -65,10 +65,8 @@ type serveFlags struct {
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
+	f.registerPool(fs)
 	fs.StringVar(&f.config, "config", "", "TOML file whose keys are these flags' names; flags given here win; re-read on SIGHUP")
-	fs.StringVar(&f.command, "command", "", "helper command line, split like a shell would (quotes honoured, nothing expanded, no shell run); or give it after --")
-	fs.StringVar(&f.protocol, "protocol", "generic", "helper protocol: generic (Prosody) or ejabberd (length-prefixed)")
-	fs.StringVar(&f.mode, "mode", "blocking", "blocking (callers wait for a free helper) or nonblocking (bounded queue, fails fast when full)")
 	f.allowUIDs.lookup = func(n string) (string, error) {
 		u, err := user.Lookup(n)
 		if err != nil {
@@ -83,20 +81,6 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		}
 		return g.Gid, nil
 	}
-	fs.IntVar(&f.processes, "processes", 1, "number of helper processes")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "longest wait for one helper answer; a helper that misses it is replaced")
-	fs.DurationVar(&f.startTimeout, "start-timeout", 0, "extra time for a new helper's first answer, which includes its start-up (0: same as --timeout)")
-	fs.DurationVar(&f.queueTimeout, "queue-timeout", 0, "longest wait for a free helper, or in the nonblocking queue (0: twice --timeout)")
-	fs.IntVar(&f.maxRequests, "max-requests", 0, "replace a helper after it has answered this many requests (0: never); for scripts that leak")
-	fs.DurationVar(&f.maxAge, "max-age", 0, "replace a helper after it has run this long (0: never); replacements go one at a time, between requests")
-	fs.IntVar(&f.outOfStepLimit, "out-of-step-limit", 3, "helpers caught out of step (output nobody asked for, extra answers, junk) this many times within a minute make the helper command untrusted: every request fails until a probe passes; each catch may have let a stray yes through")
-	fs.DurationVar(&f.untrustedFor, "untrusted-for", 30*time.Second, "how long the helper command stays untrusted before a helper is probed; doubles after each failed probe, up to 10m")
-	fs.DurationVar(&f.answerGrace, "answer-grace", 0, "watch a helper this long after a yes answer for more output, which shows the yes was a stray (0: no wait; costs this much per yes)")
-	fs.BoolVar(&f.noConfirmYes, "no-confirm-yes", false, "never ask a helper twice to confirm a yes (as is done for a new helper's first answers, and after helpers were caught out of step); only for helpers that accept a password once (one-time tokens): a stray 1 is then more likely to be taken for an answer")
-	fs.StringVar(&f.transport, "transport", "pty", "pty (works with helpers that never flush) or pipe (faster; the helper must flush)")
-	fs.IntVar(&f.queue, "queue", 0, "nonblocking mode: queue length (0: 64 per helper)")
-	fs.Var(&f.env, "env", "KEY=VALUE added to the helpers' environment (repeatable); they get only PATH, HOME and LANG otherwise")
-	fs.StringVar(&f.dir, "dir", "", "helpers' working directory (default: authpool's)")
 	fs.StringVar(&f.socket, "socket", defaultSocket(), "Unix socket to serve on")
 	f.sockMode = 0o660
 	fs.Var(&f.sockMode, "socket-mode", "socket file permissions, octal; world-writable modes are refused")
@@ -118,6 +102,28 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
+}
+
+// registerPool registers the flags that set up the pool and its helpers:
+// serve and bench share them, so a pool is set up alike in both.
+func (f *serveFlags) registerPool(fs *flag.FlagSet) {
+	fs.StringVar(&f.command, "command", "", "helper command line, split like a shell would (quotes honoured, nothing expanded, no shell run); or give it after --")
+	fs.StringVar(&f.protocol, "protocol", "generic", "helper protocol: generic (Prosody) or ejabberd (length-prefixed)")
+	fs.StringVar(&f.mode, "mode", "blocking", "blocking (callers wait for a free helper) or nonblocking (bounded queue, fails fast when full)")
+	fs.IntVar(&f.processes, "processes", 1, "number of helper processes")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "longest wait for one helper answer; a helper that misses it is replaced")
+	fs.DurationVar(&f.startTimeout, "start-timeout", 0, "extra time for a new helper's first answer, which includes its start-up (0: same as --timeout)")
+	fs.DurationVar(&f.queueTimeout, "queue-timeout", 0, "longest wait for a free helper, or in the nonblocking queue (0: twice --timeout)")
+	fs.IntVar(&f.maxRequests, "max-requests", 0, "replace a helper after it has answered this many requests (0: never); for scripts that leak")
+	fs.DurationVar(&f.maxAge, "max-age", 0, "replace a helper after it has run this long (0: never); replacements go one at a time, between requests")
+	fs.IntVar(&f.outOfStepLimit, "out-of-step-limit", 3, "helpers caught out of step (output nobody asked for, extra answers, junk) this many times within a minute make the helper command untrusted: every request fails until a probe passes; each catch may have let a stray yes through")
+	fs.DurationVar(&f.untrustedFor, "untrusted-for", 30*time.Second, "how long the helper command stays untrusted before a helper is probed; doubles after each failed probe, up to 10m")
+	fs.DurationVar(&f.answerGrace, "answer-grace", 0, "watch a helper this long after a yes answer for more output, which shows the yes was a stray (0: no wait; costs this much per yes)")
+	fs.BoolVar(&f.noConfirmYes, "no-confirm-yes", false, "never ask a helper twice to confirm a yes (as is done for a new helper's first answers, and after helpers were caught out of step); only for helpers that accept a password once (one-time tokens): a stray 1 is then more likely to be taken for an answer")
+	fs.StringVar(&f.transport, "transport", "pty", "pty (works with helpers that never flush) or pipe (faster; the helper must flush)")
+	fs.IntVar(&f.queue, "queue", 0, "nonblocking mode: queue length (0: 64 per helper)")
+	fs.Var(&f.env, "env", "KEY=VALUE added to the helpers' environment (repeatable); they get only PATH, HOME and LANG otherwise")
+	fs.StringVar(&f.dir, "dir", "", "helpers' working directory (default: authpool's)")
 }
 
 // poolConfig turns the flags into a pool configuration; rest is what
