@@ -160,7 +160,7 @@ func (s *suite) write(helpers []helperSpec, lat []latencyRow, base []*baselineRo
 		}
 		p("- %s: %s — %s.\n", t.goal, verdict, t.value)
 		if t.measured && !t.met {
-			if why := whyMissed[t.id]; why != "" {
+			if why := whyMissed(t.id); why != "" {
 				p("  %s\n", why)
 			}
 		}
