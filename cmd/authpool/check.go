@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/authpool/authpool/client"
 	"github.com/authpool/authpool/framing"
 )
 
@@ -27,7 +26,9 @@ func check(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 
 Ask a running daemon. The password (auth, setpass) is read from stdin, never
 from the command line, where other users could see it; on a terminal it is
-prompted for without echo. Exit status: 0 yes, 1 no, 2 error.
+prompted for without echo. Exit status: 0 yes, 1 no, 2 when it could not be
+checked (the daemon unreachable, a helper timeout, no helper available,
+overload: the reason is printed, never a "no") or on a usage error.
 
 flags:
 `)
@@ -57,36 +58,31 @@ flags:
 			return fail("reading the password: %v", err)
 		}
 	}
-	line, err := framing.Generic.AppendRequest(nil, req)
-	if err != nil {
+	if err := req.Validate(); err != nil {
 		return fail("%v", err)
 	}
 
+	// The native protocol, so that "could not check" (timeout, no helper,
+	// overload) is an error with its reason, never a "no".
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", *socket)
+	c, err := client.New(client.Config{Socket: *socket})
 	if err != nil {
-		return fail("is the daemon running? %v", err)
+		return fail("%v", err)
 	}
 	defer c.Close()
-	deadline, _ := ctx.Deadline()
-	c.SetDeadline(deadline)
-	if _, err := c.Write(line); err != nil {
-		return fail("sending: %v", err)
-	}
-	answer, err := bufio.NewReader(c).ReadString('\n')
+	yes, err := c.Do(ctx, req)
 	switch {
+	case errors.Is(err, client.ErrConnection):
+		return fail("is the daemon running? %v", err)
 	case err != nil:
-		return fail("no answer: %v", err)
-	case answer == "1\n":
+		return fail("could not check: %v", err)
+	case yes:
 		fmt.Fprintln(stdout, "yes")
 		return 0
-	case answer == "0\n":
-		fmt.Fprintln(stdout, "no")
-		return 1
 	}
-	return fail("unexpected answer %q", strings.TrimSpace(answer))
+	fmt.Fprintln(stdout, "no")
+	return 1
 }
 
 // readPassword reads one line from stdin, prompting without echo when stdin

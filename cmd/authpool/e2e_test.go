@@ -364,6 +364,19 @@ func TestCheckCommand(t *testing.T) {
 	}
 }
 
+// A timeout is not a wrong password: check says why it could not check.
+func TestCheckSaysWhyItCouldNotCheck(t *testing.T) {
+	d := startDaemon(t, "--timeout", "500ms", "--", scripts(t, "misbehave.py"))
+	var out, errOut strings.Builder
+	args := []string{"check", "--socket", d.socket, "auth", "hang", "example.com"}
+	if code := run(t.Context(), args, strings.NewReader("x"), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "timed out") {
+		t.Errorf("check on a hung helper: exit %d, stdout %q, stderr %q; want 2 and the reason", code, out.String(), errOut.String())
+	}
+	if out.String() != "" {
+		t.Errorf("check printed %q for a request it could not check", out.String())
+	}
+}
+
 // TestZZPasswordsNeverLogged runs last (tests run in source order, and
 // this file's name sorts after the others' tests it depends on: it checks
 // the output of every daemon the package started, at debug level).
