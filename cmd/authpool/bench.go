@@ -1,15 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -56,8 +59,9 @@ that no helper knows, whose every auth and isuser must be answered 0 (with
 for a helper that reads such a file).
 
 Exit status: 0 when every checked answer was right, 1 when any was wrong
-or the pool stopped trusting the helpers (caught out of step),
-2 on a usage or setup error.
+or the pool stopped trusting the helpers (caught out of step), 2 when the
+target answered no request at all (every one failed: refused, 401,
+timeouts...) or no answer could be checked, and on a usage or setup error.
 
 flags:
 `
@@ -356,7 +360,31 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "authpool bench: the pool stopped trusting the helpers: caught out of step %d times\n", rep.Pool.OutOfStep)
 		return 1
 	}
+	// Nothing measured is not a pass: a target that refused every request
+	// (connection refused, HTTP 401) has no throughput worth reporting.
+	if rep.Yes+rep.No == 0 {
+		fmt.Fprintf(stderr, "authpool bench: no request was answered (%d failed: %s)\n", rep.Errors+rep.WarmupErrors, errorKinds(rep.ErrorKinds))
+		return 2
+	}
+	if rep.Checked == 0 {
+		fmt.Fprintln(stderr, "authpool bench: no answer could be checked: give a workload with expected answers (--credentials)")
+		return 2
+	}
 	return 0
+}
+
+// errorKinds lists error kinds and counts, most frequent first.
+func errorKinds(kinds map[string]int64) string {
+	if len(kinds) == 0 {
+		return "no errors recorded"
+	}
+	names := slices.Collect(maps.Keys(kinds))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(kinds[b], kinds[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, kinds[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // progress shows a run's progress on stderr: a bar on a terminal, a plain

@@ -214,3 +214,17 @@ func TestBenchUsage(t *testing.T) {
 		})
 	}
 }
+
+// A target that answers nothing is not a pass: HTTP 401 on every request
+// exits 2 with the reason.
+func TestBenchNothingAnsweredExits2(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "who are you", http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	code, _, stderr := runBench(t, "--http", srv.URL+"/auth/", "--requests", "20", "--warmup", "0", "--progress", "none",
+		"--credentials", scripts(t, "demo-credentials.txt"))
+	if code != 2 || !strings.Contains(stderr, "no request was answered") || !strings.Contains(stderr, "http 401") {
+		t.Errorf("exit %d, stderr %q; want 2 and the 401s", code, stderr)
+	}
+}
