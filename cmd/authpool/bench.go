@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -289,7 +290,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			notes = append(notes, "the daemon's pid is unknown (SO_PEERCRED failed): its memory and its helpers' are not measured")
 		}
 	default:
-		kind, desc = "http", "HTTP API at "+f.httpURL
+		kind, desc = "http", "HTTP API at "+redactURL(f.httpURL)
 		ht, err := bench.NewHTTP(f.httpURL, f.conns, f.pool.timeout)
 		if err != nil {
 			return fail(err)
@@ -501,4 +502,14 @@ func serveRelay(ctx context.Context, f *benchFlags, args []string, log *slog.Log
 		return fail(err)
 	}
 	return 0
+}
+
+// redactURL is u without the password of its user:password@ part, for
+// printing.
+func redactURL(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	return pu.Redacted()
 }
