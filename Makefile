@@ -8,7 +8,7 @@ SOCKET  ?= ./authpool.sock
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/authpool
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/authpool
 
 vet:
 	$(GO) vet ./...

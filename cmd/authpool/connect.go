@@ -113,9 +113,15 @@ func parseConnectSettings(args []string, usageOut io.Writer) (*connectSettings, 
 // connect is a stdio bridge: an XMPP server runs it as its external auth
 // program, and it forwards every request to the daemon.
 func connect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		// A person asked, at a terminal: leave it as it is.
+		parseConnectSettings([]string{"-h"}, stderr)
+		return 0
+	}
 	// First, before anything can be echoed or read: a caller's pty is made
 	// raw and what the caller wrote before that is dropped (see tty.go).
 	term, err := takeCallerTerminal(stdin, stdout)
+	defer term.restore()
 	fail := func(err error) int {
 		reportStartError(stderr, term.stderrIsTerminal(stderr), err)
 		return 2
@@ -200,6 +206,19 @@ func connect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return 1
 		}
 	}
+}
+
+// wantsHelp reports whether args ask for connect's usage.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
 }
 
 // ask forwards one request, waiting out a daemon restart within timeout,

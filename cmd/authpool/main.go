@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 )
 
 func main() {
@@ -40,8 +41,10 @@ const usage = `usage:
   authpool bench [flags] [-- COMMAND ARGS...]   load-test a helper, a daemon or an HTTP API
   authpool connect [flags]                      bridge a helper protocol on stdio to the daemon
   authpool status [flags]                       a running daemon's helpers, queue and totals
+  authpool help [COMMAND]                       this, or a command's description and flags
+  authpool version                              the version and the source revision built
 
-Run "authpool serve -h" or "authpool check -h" for the flags.
+Run "authpool help COMMAND" (or "authpool COMMAND -h") for a command's flags.
 `
 
 // run is main without the process: it returns the exit code.
@@ -62,11 +65,59 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "status":
 		return status(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			if _, ok := commands[args[1]]; ok {
+				// The command's own -h, on stdout: asked for, not an error.
+				return run(ctx, []string{args[1], "-h"}, stdin, stdout, stdout)
+			}
+			fmt.Fprintf(stderr, "authpool help: unknown command %q\n\n%s", args[1], usage)
+			return 2
+		}
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version())
 		return 0
 	}
 	fmt.Fprintf(stderr, "authpool: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// commands are the subcommands help knows.
+var commands = map[string]bool{"serve": true, "check": true, "bench": true, "connect": true, "status": true}
+
+// version is the module's version and the VCS revision it was built from,
+// as the Go toolchain records them in the binary.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "authpool (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, when, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = " with uncommitted changes"
+			}
+		}
+	}
+	out := "authpool " + v
+	if rev != "" {
+		out += fmt.Sprintf(", revision %s%s", rev, dirty)
+		if when != "" {
+			out += " of " + when
+		}
+	}
+	return out + ", " + bi.GoVersion
 }
 
 // defaultSocket is $XDG_RUNTIME_DIR/authpool.sock, else ./authpool.sock.

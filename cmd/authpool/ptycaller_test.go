@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -324,4 +325,44 @@ func TestConnectUnderCallerPTYNeverLate(t *testing.T) {
 		c.run([]string{"auth:alice:example.com:wonderland", "auth:alice:example.com:" + secretMark}, []string{"yes", "no"})
 		c.run(mixed(50, rng))
 	})
+}
+
+// A person who runs "authpool connect -h" at a terminal gets the usage and
+// their terminal as it was: not raw, and nothing discarded.
+func TestConnectHelpLeavesTheTerminal(t *testing.T) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "connect", "-h")
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	go io.Copy(io.Discard, master) // the usage, so the child never blocks on a full pty
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("connect -h: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("connect -h did not exit")
+	}
+	after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Lflag != before.Lflag || after.Oflag != before.Oflag || after.Iflag != before.Iflag {
+		t.Errorf("connect -h changed the terminal: lflag %#x -> %#x, oflag %#x -> %#x", before.Lflag, after.Lflag, before.Oflag, after.Oflag)
+	}
 }

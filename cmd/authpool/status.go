@@ -24,6 +24,19 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	httpURL := fs.String("http", "", "ask the HTTP listener at this URL (http://127.0.0.1:PORT) instead of the socket")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	timeout := fs.Duration("timeout", 10*time.Second, "longest wait for the report")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: authpool status [flags]
+
+Print a running daemon's status: its helpers (pid, state, answers, age), the
+queue, totals by result, and whether its helper command is trusted. Asks the
+socket in the native protocol, or the HTTP listener with --http (the URL may
+carry USER:PASSWORD@ for the HTTP API's credentials). Exit status 0, or 2 when
+the daemon cannot be asked.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

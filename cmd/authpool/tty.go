@@ -30,6 +30,16 @@ type callerTerminal struct {
 	raw       bool // stdin is a terminal and has been made raw
 	fd        int  // stdin's descriptor, when raw
 	discarded int  // bytes the caller wrote before we were ready
+	// restores put each terminal back as it was: a person who runs
+	// connect at a shell gets their terminal back when it exits.
+	restores []func()
+}
+
+// restore puts the terminals back in the modes they had.
+func (t *callerTerminal) restore() {
+	for _, r := range t.restores {
+		r()
+	}
 }
 
 // takeCallerTerminal makes a terminal stdin (and stdout) raw, as
@@ -40,18 +50,24 @@ type callerTerminal struct {
 func takeCallerTerminal(stdin io.Reader, stdout io.Writer) (*callerTerminal, error) {
 	t := &callerTerminal{}
 	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		if _, err := term.MakeRaw(int(f.Fd())); err != nil {
+		old, err := term.MakeRaw(int(f.Fd()))
+		if err != nil {
 			return t, fmt.Errorf("raw mode on stdout: %w", err)
 		}
+		t.restores = append(t.restores, func() { term.Restore(int(f.Fd()), old) })
 	}
 	f, ok := stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return t, nil
 	}
 	fd := int(f.Fd())
-	if _, err := term.MakeRaw(fd); err != nil {
+	old, err := term.MakeRaw(fd)
+	if err != nil {
 		return t, fmt.Errorf("raw mode on stdin: %w", err)
 	}
+	// Restored in the reverse order: stdin's saved state is the original
+	// when stdin and stdout are one terminal.
+	t.restores = append([]func(){func() { term.Restore(fd, old) }}, t.restores...)
 	t.discarded, _ = unix.IoctlGetInt(fd, unix.TIOCINQ)
 	// Input and output: the output queue may still hold an echo that the
 	// caller has not read yet.

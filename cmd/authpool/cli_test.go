@@ -1,0 +1,50 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		code     int
+		want     string // in stdout
+		wantErr  string // in stderr
+		noStdout bool
+	}{
+		{args: []string{"help"}, want: "authpool help [COMMAND]"},
+		{args: []string{"--help"}, want: "authpool version"},
+		{args: []string{"version"}, want: "authpool "},
+		{args: []string{"--version"}, want: "go1."},
+		{args: []string{"help", "nope"}, code: 2, wantErr: `unknown command "nope"`, noStdout: true},
+		{args: []string{}, code: 2, wantErr: "usage:", noStdout: true},
+	} {
+		var out, errOut strings.Builder
+		code := run(t.Context(), tt.args, strings.NewReader(""), &out, &errOut)
+		if code != tt.code || !strings.Contains(out.String(), tt.want) || !strings.Contains(errOut.String(), tt.wantErr) || (tt.noStdout && out.Len() > 0) {
+			t.Errorf("authpool %v: exit %d, stdout %q, stderr %q", tt.args, code, out.String(), errOut.String())
+		}
+	}
+}
+
+// Every command explains itself: "help CMD" prints its usage line, a
+// description, and its flags, on stdout, and exits 0.
+func TestEveryCommandDescribesItself(t *testing.T) {
+	for cmd := range commands {
+		var out, errOut strings.Builder
+		code := run(t.Context(), []string{"help", cmd}, strings.NewReader(""), &out, &errOut)
+		lines := strings.Split(out.String(), "\n")
+		i := 1
+		for i < len(lines) && strings.HasPrefix(lines[i], "       ") {
+			i++ // more usage lines
+		}
+		described := i+1 < len(lines) && lines[i] == "" && strings.TrimSpace(lines[i+1]) != "" && !strings.HasPrefix(lines[i+1], "flags:")
+		if code != 0 || !strings.HasPrefix(lines[0], "usage: authpool "+cmd) || !described {
+			t.Errorf("help %s: exit %d, stdout %q, stderr %q: want a usage line, a description and the flags", cmd, code, out.String(), errOut.String())
+		}
+		if !strings.Contains(out.String(), "  -") {
+			t.Errorf("help %s lists no flags", cmd)
+		}
+	}
+}
