@@ -34,6 +34,10 @@ func (p Protocol) String() string {
 	return fmt.Sprintf("Protocol(%d)", uint8(p))
 }
 
+// MarshalText writes the name String gives, so that JSON (logs, status)
+// says Protocol's name, not its number.
+func (p Protocol) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
 // ParseProtocol returns the protocol named s ("generic" or "ejabberd").
 func ParseProtocol(s string) (Protocol, error) {
 	switch s {

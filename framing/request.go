@@ -47,6 +47,10 @@ func (o Op) String() string {
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
 
+// MarshalText writes the name String gives, so that JSON (logs, status)
+// says Op's name, not its number.
+func (o Op) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
 func (o Op) valid() bool { return o >= OpAuth && o <= OpRemoveUser3 }
 
 // ParseOp returns the operation named s on the wire.

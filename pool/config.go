@@ -33,6 +33,10 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", uint8(m))
 }
 
+// MarshalText writes the name String gives, so that JSON (logs, status)
+// says Mode's name, not its number.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
 // ParseMode returns the mode named s ("blocking" or "nonblocking").
 func ParseMode(s string) (Mode, error) {
 	switch s {

@@ -29,6 +29,10 @@ func (t Transport) String() string {
 	return fmt.Sprintf("Transport(%d)", uint8(t))
 }
 
+// MarshalText writes the name String gives, so that JSON (logs, status)
+// says Transport's name, not its number.
+func (t Transport) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
 // ParseTransport returns the transport named s ("pty" or "pipe").
 func ParseTransport(s string) (Transport, error) {
 	switch s {

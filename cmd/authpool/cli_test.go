@@ -3,6 +3,11 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/ptyproc"
 )
 
 func TestHelpAndVersion(t *testing.T) {
@@ -45,6 +50,22 @@ func TestEveryCommandDescribesItself(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "  -") {
 			t.Errorf("help %s lists no flags", cmd)
+		}
+	}
+}
+
+// JSON logs name enums and write durations as the text format does.
+func TestJSONLogsReadable(t *testing.T) {
+	var b strings.Builder
+	log, _, err := newLogger("info", "json", &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("x", "mode", pool.NonBlocking, "protocol", framing.Ejabberd, "transport", ptyproc.Pipe,
+		"op", framing.OpSetPass, "timeout", 5*time.Second)
+	for _, want := range []string{`"mode":"nonblocking"`, `"protocol":"ejabberd"`, `"transport":"pipe"`, `"op":"setpass"`, `"timeout":"5s"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JSON log %s lacks %s", b.String(), want)
 		}
 	}
 }

@@ -208,6 +208,14 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, *slog.LevelVar,
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), &v, nil
 	case "json":
+		// Durations as the text format writes them ("5s"), not as
+		// nanoseconds: a log is read by people first.
+		opts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}
 		return slog.New(slog.NewJSONHandler(w, opts)), &v, nil
 	}
 	return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
