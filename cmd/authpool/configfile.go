@@ -67,7 +67,7 @@ func setFromFile(fs *flag.FlagSet, commandArgs *[]string, key string, val any, o
 			if err != nil {
 				return err
 			}
-			if err := fs.Set(key, s); err != nil {
+			if err := setFlag(fs, key, s); err != nil {
 				return err
 			}
 		}
@@ -77,7 +77,30 @@ func setFromFile(fs *flag.FlagSet, commandArgs *[]string, key string, val any, o
 	if err != nil {
 		return err
 	}
-	return fs.Set(key, s)
+	return setFlag(fs, key, s)
+}
+
+// setFlag sets a flag from a file or the environment, saying what was
+// expected when the value does not parse: flag's own errors ("parse
+// error") name neither.
+func setFlag(fs *flag.FlagSet, name, value string) error {
+	err := fs.Set(name, value)
+	if err == nil {
+		return nil
+	}
+	if g, ok := fs.Lookup(name).Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case time.Duration:
+			return fmt.Errorf("%q is not a duration such as 5s, 500ms or 1m30s", value)
+		case int, int64, uint, uint64:
+			return fmt.Errorf("%q is not a whole number", value)
+		case float64:
+			return fmt.Errorf("%q is not a number", value)
+		case bool:
+			return fmt.Errorf("%q is not true or false", value)
+		}
+	}
+	return err
 }
 
 // scalar renders a TOML value as the flag's text.
@@ -110,7 +133,7 @@ func setFromEnv(fs *flag.FlagSet, prefix string) error {
 		}
 		name := prefix + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
 		if v, ok := os.LookupEnv(name); ok {
-			if serr := fs.Set(fl.Name, v); serr != nil {
+			if serr := setFlag(fs, fl.Name, v); serr != nil {
 				err = fmt.Errorf("environment %s: %w", name, serr)
 			}
 		}

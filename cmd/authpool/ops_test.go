@@ -62,8 +62,9 @@ env = ["A=1", "B=2"]
 
 	for _, tt := range []struct{ name, text, want string }{
 		{"unknown key", `command = "x"` + "\nprocesess = 2\n", `key "procesess"`},
-		{"bad value", `command = "x"` + "\nprocesses = \"many\"\n", `key "processes"`},
-		{"bad duration", `command = "x"` + "\ntimeout = \"soon\"\n", `key "timeout"`},
+		{"bad value", `command = "x"` + "\nprocesses = \"many\"\n", `key "processes": "many" is not a whole number`},
+		{"bad duration", `command = "x"` + "\ntimeout = \"soon\"\n", `key "timeout": "soon" is not a duration such as 5s`},
+		{"bad boolean", `command = "x"` + "\nno-confirm-yes = \"maybe\"\n", `key "no-confirm-yes": "maybe" is not true or false`},
 		{"bad array", `command = [1, 2]`, `key "command"`},
 		{"not toml", `command = `, "authpool.toml"},
 	} {
