@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 // TestBadInput: every malformed request gets a clear refusal, and the
@@ -176,5 +179,32 @@ func TestManyIdleConnections(t *testing.T) {
 	}
 	if n := fds(); n > before {
 		t.Fatalf("%d descriptors open after closing every connection, %d before", n, before)
+	}
+}
+
+// A refused line is logged by its operation and the rule it broke, never
+// as an empty request (op=Op(0) user="").
+func TestRefusalsNameOpAndRule(t *testing.T) {
+	var logs testutil.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	_, path := serveWith(t, Config{Pool: &fakePool{}, Logger: log}, (*Server).Serve)
+	c := dial(t, path)
+	r := bufio.NewReader(c)
+	for _, tt := range []struct{ line, want string }{
+		{"hello", `op=none rule="bad request: no ':' after the operation"`},
+		{"isuser:bob:example.com:extra", `op=isuser rule="bad request: isuser takes no password`},
+		{"auth:bob", `op=auth rule="bad request: auth needs a user and a server"`},
+		{"auth:al\x00ice:example.com:pw", `op=auth rule="bad request: user contains a NUL byte"`},
+	} {
+		fmt.Fprintf(c, "%s\n", tt.line)
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), tt.want) {
+			t.Errorf("%q: log lacks %q:\n%s", tt.line, tt.want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "Op(0)") {
+		t.Errorf("a refusal logged as an empty request:\n%s", logs.String())
 	}
 }

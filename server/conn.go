@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -131,11 +132,18 @@ func (c *conn) readLoop() {
 // submit parses and starts one request.
 func (c *conn) submit(payload []byte) (framing.Request, <-chan pool.Result) {
 	req, err := framing.ParseRequest(payload)
+	if err != nil {
+		// The operation alone, for the log: which kind of request a
+		// refused line was, never its fields.
+		word, _, _ := bytes.Cut(payload, []byte{':'})
+		req = framing.Request{}
+		req.Op, _ = framing.ParseOp(string(word))
+	}
 	// req holds its own copy of the password; this one would stay in the
 	// heap until reused (docs/SECURITY.md).
 	clear(payload)
 	if err != nil {
-		return framing.Request{}, failed(err)
+		return req, failed(err)
 	}
 	res, err := c.s.cfg.Pool.Submit(c.ctx, req)
 	if err != nil {
@@ -230,8 +238,16 @@ func (q *orderedQueue) nextReady() bool {
 // and none waits behind a slow one.
 func (c *conn) finish(cl call, r pool.Result, more, native bool) {
 	switch {
+	case errors.Is(r.Err, framing.ErrBadRequest) && cl.req.User == "":
+		// Refused before it parsed: its operation, if it had one, and the
+		// rule it broke.
+		op := "none"
+		if cl.req.Op != 0 {
+			op = cl.req.Op.String()
+		}
+		c.log.Info("request refused", "op", op, "rule", r.Err)
 	case errors.Is(r.Err, framing.ErrBadRequest):
-		c.log.Info("request refused", "request", cl.req, "err", r.Err)
+		c.log.Info("request refused", "request", cl.req, "rule", r.Err)
 	case r.Err != nil:
 		c.log.Warn("request failed", "request", cl.req, "err", r.Err)
 	default:
