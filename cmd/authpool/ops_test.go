@@ -211,6 +211,9 @@ func TestSocketActivation(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "not-used.sock")); !os.IsNotExist(err) {
 		t.Errorf("the daemon made its own socket too: %v", err)
 	}
+	if !strings.Contains(d.logs.String(), `msg="authpool serving" socket=`+sock+" ") {
+		t.Errorf("the serving line does not name the socket systemd handed over (%s):\n%s", sock, d.logs.String())
+	}
 	readNotify := func() string {
 		nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 		buf := make([]byte, 256)

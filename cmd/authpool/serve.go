@@ -208,8 +208,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		go func() { ended <- hs.Serve(hs.l) }()
 		log.Info("http listening", "addr", hs.l.Addr().String())
 	}
-	abs, _ := filepath.Abs(f.socket)
-	log.Info("authpool serving", "socket", abs, "helper", cfg.Command[0],
+	// The socket served, which systemd may have handed over instead of
+	// the one --socket names.
+	socket := ls.main.Addr().String()
+	if abs, err := filepath.Abs(socket); err == nil {
+		socket = abs
+	}
+	log.Info("authpool serving", "socket", socket, "helper", cfg.Command[0],
 		"processes", cfg.Processes, "protocol", cfg.Protocol, "mode", cfg.Mode,
 		"transport", cfg.Transport, "timeout", cfg.Timeout)
 	readyDone := notifyReadyWhenUp(ctx, p, cfg, log)
