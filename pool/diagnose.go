@@ -35,6 +35,14 @@ func startCause(name, dir string, err error) string {
 	}
 	fi, serr := os.Stat(path)
 	switch {
+	case errors.Is(serr, fs.ErrNotExist) && !filepath.IsAbs(path):
+		// A relative path is looked up from the helpers' working
+		// directory: say which, for "it works from my shell".
+		where := dir
+		if where == "" {
+			where, _ = os.Getwd()
+		}
+		return fmt.Sprintf("no such file in %s (a relative path is looked up from the helpers' working directory: --dir, else authpool's own)", where)
 	case errors.Is(serr, fs.ErrNotExist):
 		return "no such file"
 	case errors.Is(serr, fs.ErrPermission):

@@ -276,6 +276,15 @@ func TestAnswerGraceCatchesStrayBeforeAnswer(t *testing.T) {
 
 // TestProbe: Probe passes a working helper and names the program and the
 // cause for every way one can fail to start or answer.
+func mustGetwd(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
+
 func TestProbe(t *testing.T) {
 	dir := t.TempDir()
 	script := func(name, text string, mode os.FileMode) string {
@@ -297,6 +306,8 @@ func TestProbe(t *testing.T) {
 		{"ejabberd.py", []string{testscript(t, "ejabberd.py")}, framing.Ejabberd, nil, nil},
 		{"missing", []string{filepath.Join(dir, "no-such-helper")}, 0, ErrHelperStart,
 			[]string{filepath.Join(dir, "no-such-helper"), "no such file"}},
+		{"relative, not found", []string{"helpers/no-such-helper"}, 0, ErrHelperStart,
+			[]string{"helpers/no-such-helper", "no such file in " + mustGetwd(t), "working directory"}},
 		{"not in PATH", []string{"authpool-no-such-helper"}, 0, ErrHelperStart,
 			[]string{"authpool-no-such-helper", "not found in $PATH"}},
 		{"not executable", []string{script("noexec.sh", "#!/bin/sh\n", 0o644)}, 0, ErrHelperStart,

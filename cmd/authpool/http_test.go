@@ -199,8 +199,15 @@ func TestHTTPLoopbackOnly(t *testing.T) {
 	}
 	var out strings.Builder
 	args := []string{"serve", "--socket", filepath.Join(t.TempDir(), "s"), "--http", "0.0.0.0:0", "--", scripts(t, "sample.py")}
-	if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code == 0 || !strings.Contains(out.String(), "not a loopback address") {
+	if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code == 0 || !strings.Contains(out.String(), "not a loopback address: passwords travel in clear") {
 		t.Fatalf("--http 0.0.0.0: exit %d, %s", code, out.String())
+	}
+	// The metrics listener carries no password: its refusal says its own
+	// reason.
+	out.Reset()
+	args = []string{"serve", "--socket", filepath.Join(t.TempDir(), "s"), "--metrics", "0.0.0.0:0", "--", scripts(t, "sample.py")}
+	if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code == 0 || !strings.Contains(out.String(), "not a loopback address: metrics and status") || strings.Contains(out.String(), "passwords") {
+		t.Fatalf("--metrics 0.0.0.0: exit %d, %s", code, out.String())
 	}
 }
 

@@ -83,8 +83,8 @@ func (f *serveFlags) listen(log *slog.Logger) (*listeners, error) {
 		listen func() (net.Listener, error)
 	}{
 		{&ls.ejabberd, "ejabberd-socket", f.ejabberdSocket, func() (net.Listener, error) { return server.ListenUnix(f.ejabberdSocket, mode, gid) }},
-		{&ls.http, "http", f.http, func() (net.Listener, error) { return listenHTTP(f.http, mode, gid) }},
-		{&ls.metrics, "metrics", f.metrics, func() (net.Listener, error) { return listenHTTP(f.metrics, mode, gid) }},
+		{&ls.http, "http", f.http, func() (net.Listener, error) { return listenHTTP(f.http, mode, gid, whyLoopback["http"]) }},
+		{&ls.metrics, "metrics", f.metrics, func() (net.Listener, error) { return listenHTTP(f.metrics, mode, gid, whyLoopback["metrics"]) }},
 		{&ls.main, "socket", f.socket, func() (net.Listener, error) { return server.ListenUnix(f.socket, mode, gid) }},
 	}
 	for _, s := range steps {
@@ -116,11 +116,17 @@ func (ls *listeners) vet() error {
 		if x.l == nil {
 			continue
 		}
-		if err := vetListener(x.l, x.tcpOK); err != nil {
+		if err := vetListener(x.l, x.tcpOK, whyLoopback[x.flag]); err != nil {
 			return fmt.Errorf("--%s %s: %w", x.flag, x.l.Addr(), err)
 		}
 	}
 	return nil
+}
+
+// whyLoopback says, for each TCP listener, why it serves loopback only.
+var whyLoopback = map[string]string{
+	"http":    "passwords travel in clear over this API",
+	"metrics": "metrics and status describe the daemon's load and helpers to whoever reaches them, and carry no credentials",
 }
 
 // errTooOpen is a listener that more people could reach than any flag
@@ -131,14 +137,14 @@ var errTooOpen = errors.New("refusing a listener")
 // socket not on loopback (or any TCP socket where only a Unix socket is
 // allowed), a Unix socket without a file (abstract: no permissions guard
 // it) or whose file is world-writable, anything but a stream socket.
-func vetListener(l net.Listener, tcpOK bool) error {
+func vetListener(l net.Listener, tcpOK bool, why string) error {
 	switch a := l.Addr().(type) {
 	case *net.TCPAddr:
 		if !tcpOK {
 			return fmt.Errorf("%w: a TCP socket, where only a Unix socket is allowed (nothing but a socket file's permissions and --allow-uid guard this protocol)", errTooOpen)
 		}
 		if !a.IP.IsLoopback() {
-			return fmt.Errorf("%w: %s is not a loopback address: passwords travel in clear over this API, so it serves only 127.0.0.1, [::1] or a unix: socket", errTooOpen, a)
+			return fmt.Errorf("%w: %s is not a loopback address: %s, so it serves only 127.0.0.1, [::1] or a unix: socket", errTooOpen, a, why)
 		}
 		return nil
 	case *net.UnixAddr:
@@ -198,10 +204,9 @@ func activated(log *slog.Logger) (*listeners, error) {
 	return ls, nil
 }
 
-// listenHTTP listens on "unix:/path" or on a loopback host:port. The HTTP
-// API carries passwords in clear (mod_auth_http puts them in the query
-// string), so it never listens beyond this machine.
-func listenHTTP(addr string, mode os.FileMode, gid int) (net.Listener, error) {
+// listenHTTP listens on "unix:/path" or on a loopback host:port, never
+// beyond this machine; why says why, in the refusal.
+func listenHTTP(addr string, mode os.FileMode, gid int, why string) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		return server.ListenUnix(path, mode, gid)
 	}
@@ -209,7 +214,7 @@ func listenHTTP(addr string, mode os.FileMode, gid int) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := vetListener(l, true); err != nil {
+	if err := vetListener(l, true, why); err != nil {
 		l.Close()
 		return nil, err
 	}
