@@ -165,8 +165,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.Pool != nil {
 		pr := r.Pool
-		p("pool        %d helpers; %d restarts (%d exited, %d timed out, %d protocol errors, %d failed to start); %d overloaded\n",
-			pr.Processes, pr.Restarts, pr.Exits, pr.Timeouts, pr.ProtocolErrors, pr.SpawnFailures, pr.Overloaded)
+		p("pool        %s; %d restarts (%d exited, %d timed out, %d protocol errors, %d failed to start); %d overloaded\n",
+			Count(pr.Processes, "helper"), pr.Restarts, pr.Exits, pr.Timeouts, pr.ProtocolErrors, pr.SpawnFailures, pr.Overloaded)
 		if pr.OutOfStep > 0 {
 			p("            UNTRUSTWORTHY: helpers caught out of step %d times (stray output, or a yes that asking again contradicted); the pool stopped trusting them %d times\n",
 				pr.OutOfStep, pr.Distrusted)
@@ -197,7 +197,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			p("%s\n", strings.TrimRight(row, " "))
 		}
 		if r.HelpersReplaced > 0 {
-			p("            %d helpers were replaced during the run\n", r.HelpersReplaced)
+			p("            %s replaced during the run\n", Count(r.HelpersReplaced, "helper"))
 		}
 	}
 	if r.Leaking {
@@ -230,4 +230,12 @@ func signed(b int64) string {
 		return "+" + mib(b)
 	}
 	return "-" + mib(-b)
+}
+
+// Count is n and noun, in the plural unless n is 1: "1 helper", "4 helpers".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -384,10 +387,23 @@ func (ph *phase) record(rec *recorder, it Item, yes bool, err error, lat time.Du
 	} else {
 		rec.falseRejects++
 	}
-	if len(rec.examples) < maxExamples {
-		// Request.String never shows the password.
-		rec.examples = append(rec.examples, fmt.Sprintf("%s: answered %s, expected %s", it.Req, yesNo(yes), yesNo(!yes)))
+	// Request.String never shows the password.
+	ex := fmt.Sprintf("%s: answered %s, expected %s", it.Req, yesNo(yes), yesNo(!yes))
+	switch {
+	case yes && len(rec.acceptExamples) < maxExamples:
+		rec.acceptExamples = append(rec.acceptExamples, ex)
+	case !yes && len(rec.rejectExamples) < maxExamples:
+		rec.rejectExamples = append(rec.rejectExamples, ex)
 	}
+}
+
+// falseRejectExample is 1 for an example of a false reject, 0 for a false
+// accept, for sorting.
+func falseRejectExample(ex string) int {
+	if strings.Contains(ex, ": answered no,") {
+		return 1
+	}
+	return 0
 }
 
 func yesNo(b bool) string {
@@ -409,7 +425,9 @@ type recorder struct {
 	wrong, falseAccepts    int64
 	falseRejects           int64
 	kinds                  map[string]int64
-	examples               []string
+	// Examples of wrong answers, kept apart so that false rejects never
+	// crowd out a false accept, the wrong answer that matters most.
+	acceptExamples, rejectExamples []string
 }
 
 func newRecorder() *recorder {
@@ -421,13 +439,16 @@ func (ph *phase) requests() int64 { return ph.done.Load() }
 func (ph *phase) wrong() int64    { return ph.wrongCnt.Load() }
 func (ph *phase) errors() int64   { return ph.errs.Load() }
 
+// examples are up to maxExamples wrong answers, false accepts first.
 func (ph *phase) examples() []string {
-	var out []string
+	var accepts, rejects []string
 	for _, r := range ph.recs {
 		r.mu.Lock()
-		out = append(out, r.examples...)
+		accepts = append(accepts, r.acceptExamples...)
+		rejects = append(rejects, r.rejectExamples...)
 		r.mu.Unlock()
 	}
+	out := append(accepts, rejects...)
 	if len(out) > maxExamples {
 		out = out[:maxExamples]
 	}
@@ -452,12 +473,12 @@ func (ph *phase) fill(rep *Report) {
 		}
 		r.mu.Unlock()
 	}
-	if len(rep.WrongExamples) < maxExamples {
-		rep.WrongExamples = append(rep.WrongExamples, ph.examples()...)
-		if len(rep.WrongExamples) > maxExamples {
-			rep.WrongExamples = rep.WrongExamples[:maxExamples]
-		}
-	}
+	// With the warmup's: false accepts first, whichever phase saw them.
+	all := append(rep.WrongExamples, ph.examples()...)
+	slices.SortStableFunc(all, func(a, b string) int {
+		return cmp.Compare(falseRejectExample(a), falseRejectExample(b))
+	})
+	rep.WrongExamples = all[:min(len(all), maxExamples)]
 	rep.Requests = ph.done.Load()
 	el := ph.end.Sub(ph.start)
 	rep.Seconds = el.Seconds()

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,6 +195,47 @@ func TestErrorKind(t *testing.T) {
 	for _, tt := range tests {
 		if got := ErrorKind(tt.err); got != tt.want {
 			t.Errorf("ErrorKind(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// False accepts, the wrong answers that matter most, lead the examples
+// however many false rejects came first.
+func TestWrongExamplesFalseAcceptsFirst(t *testing.T) {
+	r := func(user, pw string) framing.Request {
+		return framing.Request{Op: framing.OpAuth, User: user, Server: "x", Password: pw}
+	}
+	var items []Item
+	for range 20 {
+		items = append(items, Item{r("rejected", "right"), ExpectYes}) // answered no: a false reject
+	}
+	items = append(items, Item{r("accepted", "wrong"), ExpectNo}) // answered yes: a false accept
+	target := &wrongTarget{}
+	rep, err := Run(context.Background(), Config{Target: target, Workload: &Workload{Source: "test", Items: items},
+		Concurrency: 1, Requests: int64(len(items))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.FalseAccepts == 0 || len(rep.WrongExamples) == 0 || !strings.Contains(rep.WrongExamples[0], "accepted") {
+		t.Errorf("%d false accepts; examples %q: want a false accept first", rep.FalseAccepts, rep.WrongExamples)
+	}
+}
+
+// wrongTarget answers every request wrong.
+type wrongTarget struct{}
+
+func (wrongTarget) Do(_ context.Context, _ int, req framing.Request) (bool, error) {
+	return req.Password != "right", nil
+}
+func (wrongTarget) Close() error { return nil }
+
+func TestCount(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{{0, "0 helpers"}, {1, "1 helper"}, {4, "4 helpers"}} {
+		if got := Count(tt.n, "helper"); got != tt.want {
+			t.Errorf("Count(%d) = %q, want %q", tt.n, got, tt.want)
 		}
 	}
 }

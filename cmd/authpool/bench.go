@@ -250,18 +250,18 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		switch {
 		case f.dispatcher:
 			kind = "dispatcher"
-			desc = fmt.Sprintf("dispatcher, no pool: %d workers share %d helpers over %s through a channel: %s", f.concurrency, cfg.Processes, cfg.Transport, cmdline)
+			desc = fmt.Sprintf("dispatcher, no pool: %s share %s over %s through a channel: %s", bench.Count(f.concurrency, "worker"), bench.Count(cfg.Processes, "helper"), cfg.Transport, cmdline)
 			target, err = bench.NewDispatcher(bareCfg)
 		case f.bare:
 			kind = "bare"
-			desc = fmt.Sprintf("bare loop, no pool: %d helpers over %s: %s", cfg.Processes, cfg.Transport, cmdline)
+			desc = fmt.Sprintf("bare loop, no pool: %s over %s: %s", bench.Count(cfg.Processes, "helper"), cfg.Transport, cmdline)
 			target, err = bench.NewBare(bareCfg)
 			if f.concurrency != cfg.Processes {
-				notes = append(notes, fmt.Sprintf("bare loop with %d workers on %d helpers: workers share helpers", f.concurrency, cfg.Processes))
+				notes = append(notes, fmt.Sprintf("bare loop with %s on %s: workers share helpers", bench.Count(f.concurrency, "worker"), bench.Count(cfg.Processes, "helper")))
 			}
 		default:
 			kind = "pool"
-			desc = fmt.Sprintf("in-process pool: %d helpers, %s, %s, %s protocol: %s", cfg.Processes, cfg.Transport, cfg.Mode, cfg.Protocol, cmdline)
+			desc = fmt.Sprintf("in-process pool: %s, %s, %s, %s protocol: %s", bench.Count(cfg.Processes, "helper"), cfg.Transport, cfg.Mode, cfg.Protocol, cmdline)
 			var p *pool.Pool
 			p, err = pool.New(cfg)
 			if err == nil {
