@@ -22,9 +22,14 @@ import (
 // Any other status is an error, except that set_password answered with a
 // 4xx status is a no.
 type HTTPTarget struct {
-	prefix string
-	client *http.Client
+	prefix     string
+	client     *http.Client
+	user, pass string // HTTP Basic credentials; none when user is ""
 }
+
+// SetBasicAuth makes every request carry HTTP Basic credentials, as the
+// daemon's HTTP API requires.
+func (t *HTTPTarget) SetBasicAuth(user, pass string) { t.user, t.pass = user, pass }
 
 type httpStatusError struct{ code int }
 
@@ -72,6 +77,9 @@ func (t *HTTPTarget) Do(ctx context.Context, _ int, req framing.Request) (bool, 
 	}
 	if err != nil {
 		return false, err
+	}
+	if t.user != "" {
+		hr.SetBasicAuth(t.user, t.pass)
 	}
 	resp, err := t.client.Do(hr)
 	if err != nil {

@@ -77,6 +77,7 @@ type benchFlags struct {
 	native     bool
 	socket     string
 	httpURL    string
+	httpCreds  string
 	conns      int
 
 	concurrency int
@@ -108,6 +109,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.native, "native", false, "with --socket: speak the native protocol (ids, answers out of order) through the Go client")
 	fs.StringVar(&f.socket, "socket", "", "bench the daemon serving on this Unix socket")
 	fs.StringVar(&f.httpURL, "http", "", "bench the HTTP auth API under this URL prefix (GET check_password, user_exists; POST set_password)")
+	fs.StringVar(&f.httpCreds, "http-credentials-file", "", "with --http: read the API's USER:PASSWORD from this file (else $AUTHPOOL_HTTP_CREDENTIALS)")
 	fs.IntVar(&f.conns, "connections", 0, "with --socket or --http: connections to open; requests beyond them are pipelined (0: concurrency, at most 16)")
 
 	fs.IntVar(&f.concurrency, "concurrency", 0, "closed loop: requests in flight; open loop: the most that may be (0: --processes for a command, 16 otherwise)")
@@ -172,6 +174,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(errors.New("--bare or --dispatcher, not both"))
 	case f.native && f.socket == "":
 		return fail(errors.New("--native needs --socket"))
+	case f.httpCreds != "" && f.httpURL == "":
+		return fail(errNoCredentialsTarget)
 	case f.requests <= 0 && f.duration <= 0:
 		return fail(errors.New("want a positive --duration or --requests"))
 	case f.rate < 0 || f.concurrency < 0 || f.conns < 0 || f.warmup < 0:
@@ -294,6 +298,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		ht, err := bench.NewHTTP(f.httpURL, f.conns, f.pool.timeout)
 		if err != nil {
 			return fail(err)
+		}
+		user, pass, err := httpClientCredentials(f.httpCreds)
+		if err != nil {
+			return fail(err)
+		}
+		if user != "" {
+			ht.SetBasicAuth(user, pass)
 		}
 		target = ht
 		notes = append(notes, "helpers behind an HTTP API are not visible: their memory is not measured")

@@ -248,3 +248,40 @@ func TestDisallowedUIDRefused(t *testing.T) {
 	}
 	within(t, "the refusal in the log", func() bool { return strings.Contains(d.logs.String(), "connection refused") })
 }
+
+// status and bench reach the HTTP API with credentials from a file or the
+// environment, and never print them.
+func TestHTTPClientCredentials(t *testing.T) {
+	dir := t.TempDir()
+	credsFile := filepath.Join(dir, "http.creds")
+	const creds = "prosody:" + secretMark + "-http"
+	os.WriteFile(credsFile, []byte(creds+"\n"), 0o600)
+	d := startDaemon(t, "--http", "127.0.0.1:0", "--http-credentials-file", credsFile, "--", scripts(t, "sample.py"))
+	url := "http://" + d.httpAddr()
+	workload := scripts(t, "demo-credentials.txt")
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  string
+		code int
+	}{
+		{"status, no credentials", []string{"status", "--http", url}, "", 2},
+		{"status, file", []string{"status", "--http", url, "--http-credentials-file", credsFile}, "", 0},
+		{"status, environment", []string{"status", "--http", url}, creds, 0},
+		{"bench, no credentials", []string{"bench", "--http", url, "--requests", "20", "--warmup", "0", "--progress", "none", "--credentials", workload}, "", 2},
+		{"bench, file", []string{"bench", "--http", url, "--http-credentials-file", credsFile, "--requests", "20", "--warmup", "0", "--progress", "none", "--credentials", workload}, "", 0},
+		{"bench, environment", []string{"bench", "--http", url, "--requests", "20", "--warmup", "0", "--progress", "none", "--credentials", workload}, creds, 0},
+		{"file without --http", []string{"status", "--http-credentials-file", credsFile}, "", 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AUTHPOOL_HTTP_CREDENTIALS", tt.env)
+			var out strings.Builder
+			if code := run(t.Context(), tt.args, strings.NewReader(""), &out, &out); code != tt.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tt.code, out.String())
+			}
+			if strings.Contains(out.String(), secretMark) {
+				t.Errorf("the credentials were printed:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -22,6 +22,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", defaultSocket(), "the daemon's Unix socket")
 	httpURL := fs.String("http", "", "ask the HTTP listener at this URL (http://127.0.0.1:PORT) instead of the socket")
+	credsFile := fs.String("http-credentials-file", "", "with --http: read the HTTP API's USER:PASSWORD from this file (else $AUTHPOOL_HTTP_CREDENTIALS)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	timeout := fs.Duration("timeout", 10*time.Second, "longest wait for the report")
 	fs.Usage = func() {
@@ -29,8 +30,9 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 Print a running daemon's status: its helpers (pid, state, answers, age), the
 queue, totals by result, and whether its helper command is trusted. Asks the
-socket in the native protocol, or the HTTP listener with --http (the URL may
-carry USER:PASSWORD@ for the HTTP API's credentials). Exit status 0, or 2 when
+socket in the native protocol, or the HTTP listener with --http, with the
+HTTP API's credentials from --http-credentials-file or
+$AUTHPOOL_HTTP_CREDENTIALS. Exit status 0, or 2 when
 the daemon cannot be asked.
 
 flags:
@@ -45,7 +47,16 @@ flags:
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	raw, err := fetchStatus(ctx, *socket, *httpURL)
+	if *credsFile != "" && *httpURL == "" {
+		fmt.Fprintf(stderr, "authpool status: %v\n", errNoCredentialsTarget)
+		return 2
+	}
+	user, pass, err := httpClientCredentials(*credsFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "authpool status: %v\n", err)
+		return 2
+	}
+	raw, err := fetchStatus(ctx, *socket, *httpURL, user, pass)
 	if err != nil {
 		fmt.Fprintf(stderr, "authpool status: %v\n", err)
 		return 2
@@ -63,7 +74,7 @@ flags:
 	return 0
 }
 
-func fetchStatus(ctx context.Context, socket, httpURL string) ([]byte, error) {
+func fetchStatus(ctx context.Context, socket, httpURL, user, pass string) ([]byte, error) {
 	if httpURL == "" {
 		c, err := client.New(client.Config{Socket: socket})
 		if err != nil {
@@ -75,6 +86,9 @@ func fetchStatus(ctx context.Context, socket, httpURL string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(httpURL, "/")+"/status", nil)
 	if err != nil {
 		return nil, err
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
