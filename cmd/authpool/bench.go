@@ -239,6 +239,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			return fail(err)
 		}
+		// As serve does: a helper that cannot start is named, with why
+		// and its last stderr lines, before any load.
+		if err := pool.Probe(ctx, cfg); err != nil {
+			return fail(err)
+		}
 		if f.spawnSamples > 0 {
 			spawn, err = bench.MeasureSpawn(ctx, ptyproc.Config{Args: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport},
 				cfg.Protocol, f.spawnSamples, cfg.Timeout)
