@@ -197,9 +197,9 @@ func TestHTTPLoopbackOnly(t *testing.T) {
 	if string(body) != "true" {
 		t.Fatalf("user_exists over TCP: %d %q", resp.StatusCode, body)
 	}
-	var out strings.Builder
+	out := logBuffer(t)
 	args := []string{"serve", "--socket", filepath.Join(t.TempDir(), "s"), "--http", "0.0.0.0:0", "--", scripts(t, "sample.py")}
-	if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code == 0 || !strings.Contains(out.String(), "not a loopback address") {
+	if code := run(t.Context(), args, strings.NewReader(""), out, out); code == 0 || !strings.Contains(out.String(), "not a loopback address") {
 		t.Fatalf("--http 0.0.0.0: exit %d, %s", code, out.String())
 	}
 }

@@ -26,8 +26,8 @@ func writeFile(t *testing.T, path, text string) {
 // statusOf runs "authpool status --json" in this process.
 func statusOf(t *testing.T, socket string) statusReport {
 	t.Helper()
-	var out, errOut strings.Builder
-	if code := run(t.Context(), []string{"status", "--socket", socket, "--json"}, nil, &out, &errOut); code != 0 {
+	out, errOut := logBuffer(t), logBuffer(t)
+	if code := run(t.Context(), []string{"status", "--socket", socket, "--json"}, nil, out, errOut); code != 0 {
 		t.Fatalf("status: exit %d: %s", code, errOut.String())
 	}
 	var r statusReport
@@ -54,8 +54,8 @@ env = ["A=1", "B=2"]
 	if len(r.Helpers) != 2 || r.Mode != "nonblocking" {
 		t.Fatalf("status %+v: want 2 helpers (the flag) in nonblocking mode (the file)", r)
 	}
-	var out strings.Builder
-	run(t.Context(), []string{"status", "--socket", d.socket}, nil, &out, &out)
+	out := logBuffer(t)
+	run(t.Context(), []string{"status", "--socket", d.socket}, nil, out, out)
 	if !strings.Contains(out.String(), "SLOT") || !strings.Contains(out.String(), "nonblocking mode") {
 		t.Errorf("status table:\n%s", out.String())
 	}
@@ -70,9 +70,9 @@ env = ["A=1", "B=2"]
 		t.Run(tt.name, func(t *testing.T) {
 			bad := filepath.Join(t.TempDir(), "authpool.toml")
 			writeFile(t, bad, tt.text)
-			var out strings.Builder
+			out := logBuffer(t)
 			args := []string{"serve", "--socket", filepath.Join(t.TempDir(), "s"), "--config", bad}
-			if code := run(t.Context(), args, nil, &out, &out); code != 1 {
+			if code := run(t.Context(), args, nil, out, out); code != 1 {
 				t.Fatalf("exit %d, want 1: %s", code, out.String())
 			}
 			if !strings.Contains(out.String(), tt.want) {
