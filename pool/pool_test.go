@@ -441,6 +441,16 @@ func TestConcurrentMixed(t *testing.T) {
 	}
 }
 
+// waitTaken waits, bounded, until the one request submitted is taken: in
+// flight, neither queued nor waiting for a helper.
+func waitTaken(t *testing.T, p *Pool) {
+	t.Helper()
+	eventually(t, "the request to reach a helper", func() bool {
+		st := p.Stats()
+		return st.InFlight == 1 && st.Queued == 0 && st.Waiting == 0
+	})
+}
+
 func TestShutdownLetsRequestsFinish(t *testing.T) {
 	for _, mode := range []Mode{Blocking, NonBlocking} {
 		t.Run(mode.String(), func(t *testing.T) {
@@ -450,7 +460,7 @@ func TestShutdownLetsRequestsFinish(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(20 * time.Millisecond) // let it reach the helper
+			waitTaken(t, p)
 			if err := p.Shutdown(ctx); err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
@@ -481,7 +491,7 @@ func TestCloseFailsInflight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitTaken(t, p)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -198,7 +198,7 @@ func TestShutdownAnswersWhatWasRead(t *testing.T) {
 	s, path := serve(t, f)
 	c := dial(t, path)
 	c.Write([]byte("auth:ab:x:ba\nauth:cd:x:dc\n"))
-	time.Sleep(10 * time.Millisecond) // let the server read both
+	within(t, "the server to read both", func() bool { return len(f.Seen()) == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {

@@ -143,7 +143,10 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(200 * time.Millisecond)
+	servedSince := func(n int) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return answered > n }
+	}
+	within(t, "requests to flow before the reload", servedSince(0))
 	writeFile(t, conf, fmt.Sprintf("command = [%q]\nprocesses = 2\n", scripts(t, "sample.pl")))
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	within(t, "every helper to be Perl", func() bool {
@@ -159,7 +162,10 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	before := answered
+	mu.Unlock()
+	within(t, "the Perl helpers to serve", servedSince(before))
 	// A broken file: logged, and the Perl helpers keep serving.
 	writeFile(t, conf, "command = [\n")
 	d.cmd.Process.Signal(syscall.SIGHUP)
