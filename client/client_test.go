@@ -12,15 +12,28 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/internal/testutil/fakepool"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/server"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakePool answers auth true when the password is "pw-" + user, and fails
-// requests for the users in failures.
-type fakePool struct{ wg sync.WaitGroup }
+// fakePool answers auth true when the password is "pw-" + user, after
+// 100ms for the user "slow", and fails requests for the users in failures.
+type fakePool = fakepool.Pool
+
+func newFake() *fakePool {
+	return &fakePool{
+		Failures: failures,
+		Delay: func(req framing.Request) time.Duration {
+			if req.User == "slow" {
+				return 100 * time.Millisecond
+			}
+			return 0
+		},
+	}
+}
 
 var failures = map[string]error{
 	"timeout":     pool.ErrTimeout,
@@ -30,21 +43,6 @@ var failures = map[string]error{
 	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
 	"exited":      pool.ErrHelperExited,
 	"closed":      pool.ErrClosed,
-}
-
-func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
-	ch := make(chan pool.Result, 1)
-	f.wg.Go(func() {
-		switch {
-		case req.User == "slow":
-			time.Sleep(100 * time.Millisecond)
-		case failures[req.User] != nil:
-			ch <- pool.Result{Err: failures[req.User]}
-			return
-		}
-		ch <- pool.Result{OK: req.Op == framing.OpIsUser || req.Password == "pw-"+req.User}
-	})
-	return ch, nil
 }
 
 // daemon is a server on a socket path that a test can stop and restart.
@@ -58,7 +56,7 @@ type daemon struct {
 
 func startDaemon(t *testing.T, path string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, path: path, f: &fakePool{}, done: make(chan error, 1)}
+	d := &daemon{t: t, path: path, f: newFake(), done: make(chan error, 1)}
 	l, err := server.ListenUnix(path, 0o600, -1)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +73,7 @@ func (d *daemon) stop() {
 	}
 	d.srv.Close()
 	<-d.done
-	d.f.wg.Wait()
+	d.f.Wait()
 	d.srv = nil
 }
 

@@ -102,6 +102,10 @@ type Config struct {
 	// count to be forgotten (answering a request forgets it too); zero means
 	// 10s.
 	HealthyAfter time.Duration
+	// newTimer makes the timer a slot waits on between restarts; nil means
+	// time.NewTimer's. Tests in this package set it to check the backoff
+	// schedule without waiting it out. Only New's Config counts.
+	newTimer func(time.Duration) (c <-chan time.Time, stop func() bool)
 
 	// MaxRequests, when positive, replaces a helper after it has answered
 	// that many requests; MaxAge, when positive, after it has run that

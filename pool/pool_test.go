@@ -257,34 +257,84 @@ func waitReady(t *testing.T, p *Pool) {
 	}
 }
 
+// fakeTimer is one backoff timer a slot asked for: the test fires it.
+type fakeTimer struct {
+	d    time.Duration
+	fire chan time.Time
+}
+
+// fakeTimers returns a Config.newTimer that hands every timer to the test
+// through the channel, so a test checks the backoff schedule without
+// waiting it out.
+func fakeTimers() (<-chan fakeTimer, func(time.Duration) (<-chan time.Time, func() bool)) {
+	timers := make(chan fakeTimer, 64)
+	return timers, func(d time.Duration) (<-chan time.Time, func() bool) {
+		ft := fakeTimer{d, make(chan time.Time, 1)}
+		timers <- ft
+		return ft.fire, func() bool { return true }
+	}
+}
+
+// nextTimer waits, bounded, for a slot to ask for a timer.
+func nextTimer(t *testing.T, timers <-chan fakeTimer) fakeTimer {
+	t.Helper()
+	select {
+	case ft := <-timers:
+		return ft
+	case <-time.After(20 * time.Second):
+		t.Fatal("no slot backed off")
+		return fakeTimer{}
+	}
+}
+
 func TestCrashLoopFailsFast(t *testing.T) {
 	for _, mode := range []Mode{Blocking, NonBlocking} {
 		t.Run(mode.String(), func(t *testing.T) {
-			p := newPool(t, "crashloop", Config{Mode: mode, Processes: 2, Timeout: time.Minute})
+			timers, newTimer := fakeTimers()
+			p := newPool(t, "crashloop", Config{Mode: mode, Processes: 2, Timeout: time.Minute,
+				RestartDelay: 100 * time.Millisecond, MaxRestartDelay: time.Second, newTimer: newTimer})
 			ctx := bounded(t)
-			// The first requests may meet a helper that is starting; once
-			// every slot has failed three times, none waits.
-			var err error
-			for range 50 {
-				if _, err = p.Do(ctx, auth("alice", "wonderland")); errors.Is(err, ErrUnavailable) {
-					break
+			// Each slot restarts at once twice, then waits on a timer
+			// the test holds.
+			held := []fakeTimer{nextTimer(t, timers), nextTimer(t, timers)}
+			for _, ft := range held {
+				if ft.d < 80*time.Millisecond || ft.d > 120*time.Millisecond {
+					t.Fatalf("first pause %v, want RestartDelay ±20%%", ft.d)
 				}
-				time.Sleep(20 * time.Millisecond)
 			}
-			if !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("Do = %v, want ErrUnavailable", err)
+			if n := p.Stats().Spawns; n != 2*(quickRestarts+1) {
+				t.Fatalf("%d starts before the first pauses, want %d", n, 2*(quickRestarts+1))
 			}
+			eventually(t, "both slots to back off", func() bool {
+				for _, h := range p.Stats().Helpers {
+					if h.State != "backoff" {
+						return false
+					}
+				}
+				return true
+			})
 			// With a one-minute Timeout, only failing fast gives
 			// ErrUnavailable here rather than a timeout.
-			if _, err := p.Do(ctx, auth("alice", "wonderland")); !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("second Do = %v, want ErrUnavailable", err)
+			for i := range 2 {
+				if _, err := p.Do(ctx, auth("alice", "wonderland")); !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("Do %d = %v, want ErrUnavailable", i, err)
+				}
 			}
-			// Backoff, not a spin: in a second, each slot may restart a
-			// handful of times (100ms, 200ms, 400ms ...), not hundreds.
-			before := p.Stats().Spawns
-			time.Sleep(time.Second)
-			if n := p.Stats().Spawns - before; n > 12 {
-				t.Fatalf("%d helper starts in a second of crash loop", n)
+			// Backoff, not a spin: one start per pause, each pause twice
+			// the last, up to MaxRestartDelay. The other slot still
+			// waits on its first timer, so every timer now is this one's.
+			ft := held[0]
+			for _, want := range []time.Duration{200, 400, 800, 1000, 1000} {
+				want *= time.Millisecond
+				before := p.Stats().Spawns
+				ft.fire <- time.Now()
+				ft = nextTimer(t, timers)
+				if n := p.Stats().Spawns - before; n != 1 {
+					t.Fatalf("%d starts in one pause", n)
+				}
+				if ft.d < want*8/10 || ft.d > want*12/10 {
+					t.Fatalf("pause %v, want %v ±20%%", ft.d, want)
+				}
 			}
 		})
 	}
@@ -391,6 +441,16 @@ func TestConcurrentMixed(t *testing.T) {
 	}
 }
 
+// waitTaken waits, bounded, until the one request submitted is taken: in
+// flight, neither queued nor waiting for a helper.
+func waitTaken(t *testing.T, p *Pool) {
+	t.Helper()
+	eventually(t, "the request to reach a helper", func() bool {
+		st := p.Stats()
+		return st.InFlight == 1 && st.Queued == 0 && st.Waiting == 0
+	})
+}
+
 func TestShutdownLetsRequestsFinish(t *testing.T) {
 	for _, mode := range []Mode{Blocking, NonBlocking} {
 		t.Run(mode.String(), func(t *testing.T) {
@@ -400,7 +460,7 @@ func TestShutdownLetsRequestsFinish(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(20 * time.Millisecond) // let it reach the helper
+			waitTaken(t, p)
 			if err := p.Shutdown(ctx); err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
@@ -431,7 +491,7 @@ func TestCloseFailsInflight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitTaken(t, p)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}

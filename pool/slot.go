@@ -258,11 +258,11 @@ func (s *slot) pause(d time.Duration) bool {
 	}
 	s.p.setSlotState(s, slotBackoff, nil, false)
 	gen := s.p.specGen.Load()
-	t := time.NewTimer(d)
-	defer t.Stop()
+	c, stop := s.p.newTimer(d)
+	defer stop()
 	for {
 		select {
-		case <-t.C:
+		case <-c:
 			return true
 		case <-s.p.quit:
 			return false
@@ -278,6 +278,15 @@ func (s *slot) pause(d time.Duration) bool {
 			}
 		}
 	}
+}
+
+// newTimer is Config.newTimer, or time.NewTimer's.
+func (p *Pool) newTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	if p.cfg.newTimer != nil {
+		return p.cfg.newTimer(d)
+	}
+	t := time.NewTimer(d)
+	return t.C, t.Stop
 }
 
 // wake pokes the slot's goroutine without blocking.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +19,7 @@ import (
 // TestBadInput: every malformed request gets a clear refusal, and the
 // connection, and every other client, goes on.
 func TestBadInput(t *testing.T) {
-	f := &fakePool{}
+	f := newFake(0)
 	_, path := serve(t, f)
 	tests := []struct {
 		name, line string
@@ -66,9 +65,7 @@ func TestBadInput(t *testing.T) {
 	if got, _ := r.ReadString('\n'); got != "0\n" {
 		t.Errorf("invalid UTF-8 password: %q", got)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, req := range f.seen {
+	for _, req := range f.Seen() {
 		if req.User != "ab" || req.Server != "x" {
 			t.Errorf("malformed request reached the pool: %v", req)
 		}
@@ -95,17 +92,15 @@ func TestStalledClientsClosed(t *testing.T) {
 		{"half a length", (*Server).ServeEjabberd, []byte{0}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakePool{}
+			f := newFake(0)
 			_, path := serveWith(t, Config{Pool: f, ClientTimeout: 200 * time.Millisecond}, tt.serve)
 			c := dial(t, path)
 			c.Write(tt.send)
 			if !closedWithin(c, 10*time.Second) {
 				t.Fatal("stalled client not closed")
 			}
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if len(f.seen) != 0 {
-				t.Fatalf("a partial request reached the pool: %v", f.seen)
+			if len(f.Seen()) != 0 {
+				t.Fatalf("a partial request reached the pool: %v", f.Seen())
 			}
 		})
 	}
@@ -114,7 +109,7 @@ func TestStalledClientsClosed(t *testing.T) {
 // TestWaitingForAnswersIsNotIdle: a client whose request takes longer than
 // ClientTimeout keeps its connection and gets its answer.
 func TestWaitingForAnswersIsNotIdle(t *testing.T) {
-	_, path := serveWith(t, Config{Pool: &fakePool{}, ClientTimeout: 50 * time.Millisecond}, (*Server).Serve)
+	_, path := serveWith(t, Config{Pool: newFake(0), ClientTimeout: 50 * time.Millisecond}, (*Server).Serve)
 	c := dial(t, path)
 	fmt.Fprint(c, "auth:slow:x:wols\n") // answered after 200ms
 	if got, err := bufio.NewReader(c).ReadString('\n'); got != "1\n" {
@@ -123,14 +118,8 @@ func TestWaitingForAnswersIsNotIdle(t *testing.T) {
 }
 
 func TestManyIdleConnections(t *testing.T) {
-	fds := func() int {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Skip(err)
-		}
-		return len(ents)
-	}
-	f := &fakePool{}
+	fds := func() int { return testutil.OpenFDs(t) }
+	f := newFake(0)
 	srv, path := serveWith(t, Config{Pool: f, MaxConnections: 1500, MaxConnectionsPerPeer: 1500}, (*Server).Serve)
 	before := fds()
 	var idle []net.Conn

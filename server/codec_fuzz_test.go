@@ -297,7 +297,7 @@ func fzPasswordStart(payload []byte) int {
 // the server reads on from the middle of the line, and its rest is
 // answered as a request of its own.
 func TestStallInOverlongLineSplitsIt(t *testing.T) {
-	_, path := serveWith(t, Config{Pool: &fakePool{}, ClientTimeout: 80 * time.Millisecond}, (*Server).Serve)
+	_, path := serveWith(t, Config{Pool: newFake(0), ClientTimeout: 80 * time.Millisecond}, (*Server).Serve)
 	c := dial(t, path)
 	fmt.Fprint(c, "1 auth:slow:x:wols\n") // answered after 200ms, so the client owes answers
 	fmt.Fprint(c, "2 auth:alice:example.com:"+strings.Repeat("p", framing.MaxLine))

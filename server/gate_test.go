@@ -81,7 +81,7 @@ func getsAnswer(t *testing.T, c net.Conn) bool {
 // client holding every connection (each kept busy, so no idle timeout
 // ends it) locked every other client out.
 func TestOnePeerCannotTakeEveryPlace(t *testing.T) {
-	f := &fakePool{}
+	f := newFake(0)
 	srv, path := serveWith(t, Config{Pool: f, MaxConnections: 16, peer: fakePeers}, (*Server).Serve)
 	d := newFakeDialer(t, path)
 	held := 0

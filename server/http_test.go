@@ -13,8 +13,8 @@ import (
 )
 
 func TestHTTPHandler(t *testing.T) {
-	f := &fakePool{}
-	t.Cleanup(f.wg.Wait)
+	f := newFake(0)
+	t.Cleanup(f.Wait)
 	ejab, err := NewHTTPHandler(HTTPConfig{Pool: f, Protocol: framing.Ejabberd, InsecureNoAuth: true})
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +82,8 @@ func TestHTTPHandler(t *testing.T) {
 }
 
 func TestHTTPBasicAuth(t *testing.T) {
-	f := &fakePool{}
-	t.Cleanup(f.wg.Wait)
+	f := newFake(0)
+	t.Cleanup(f.Wait)
 	h, err := NewHTTPHandler(HTTPConfig{Pool: f, Credentials: "prosody:s3cret"})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestHTTPBasicAuth(t *testing.T) {
 // library's level: no credentials, or credentials that protect nothing,
 // were an API open to anyone who could connect.
 func TestHTTPCredentialsRequired(t *testing.T) {
-	f := &fakePool{}
+	f := newFake(0)
 	for _, tt := range []struct {
 		name  string
 		cfg   HTTPConfig

@@ -20,7 +20,7 @@ import (
 // they are ready, so a slow request does not hold back a fast one sent
 // after it.
 func TestNativeOutOfOrder(t *testing.T) {
-	_, path := serve(t, &fakePool{})
+	_, path := serve(t, newFake(0))
 	c := dial(t, path)
 	fmt.Fprint(c, "1 auth:slow:x:wols\n2 auth:ab:x:ba\n")
 	r := bufio.NewReader(c)
@@ -38,7 +38,7 @@ func TestNativeOutOfOrder(t *testing.T) {
 }
 
 func TestNativeAnswers(t *testing.T) {
-	_, path := serve(t, &fakePool{})
+	_, path := serve(t, newFake(0))
 	tests := []struct {
 		line string
 		want string // the answer line, or its start for errors
@@ -84,7 +84,7 @@ func TestNativeAnswers(t *testing.T) {
 }
 
 func TestEjabberdFraming(t *testing.T) {
-	_, path := serveWith(t, Config{Pool: &fakePool{maxWait: 5 * time.Millisecond}}, (*Server).ServeEjabberd)
+	_, path := serveWith(t, Config{Pool: newFake(5 * time.Millisecond)}, (*Server).ServeEjabberd)
 	c := dial(t, path)
 	frame := func(s string) []byte {
 		return append(binary.BigEndian.AppendUint16(nil, uint16(len(s))), s...)
@@ -124,7 +124,7 @@ func TestEjabberdFraming(t *testing.T) {
 }
 
 func TestDisallowedPeerRefused(t *testing.T) {
-	f := &fakePool{}
+	f := newFake(0)
 	// This test runs as some uid; allow only another one.
 	me := uint32(syscallGetuid())
 	_, path := serveWith(t, Config{Pool: f, AllowUIDs: []uint32{me + 1}}, (*Server).Serve)
@@ -134,13 +134,11 @@ func TestDisallowedPeerRefused(t *testing.T) {
 	if b, err := io.ReadAll(c); len(b) != 0 || (err != nil && !errors.Is(err, syscall.ECONNRESET)) {
 		t.Fatalf("disallowed peer got %q, %v; want the connection closed", b, err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.seen) != 0 {
-		t.Fatalf("request from a disallowed peer reached the pool: %v", f.seen)
+	if len(f.Seen()) != 0 {
+		t.Fatalf("request from a disallowed peer reached the pool: %v", f.Seen())
 	}
 
-	_, path = serveWith(t, Config{Pool: &fakePool{}, AllowUIDs: []uint32{me}}, (*Server).Serve)
+	_, path = serveWith(t, Config{Pool: newFake(0), AllowUIDs: []uint32{me}}, (*Server).Serve)
 	c = dial(t, path)
 	fmt.Fprint(c, "auth:ab:x:ba\n")
 	if line, err := bufio.NewReader(c).ReadString('\n'); line != "1\n" {
@@ -149,7 +147,7 @@ func TestDisallowedPeerRefused(t *testing.T) {
 }
 
 func TestPeerCred(t *testing.T) {
-	_, path := serve(t, &fakePool{})
+	_, path := serve(t, newFake(0))
 	c := dial(t, path)
 	cred, err := PeerCred(c)
 	if err != nil {

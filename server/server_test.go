@@ -10,49 +10,40 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/internal/testutil/fakepool"
 	"github.com/authpool/authpool/pool"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakePool answers auth requests true when the password is the user's name
-// reversed, after a random delay, so answers finish out of order.
-type fakePool struct {
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	seen    []framing.Request
-	maxWait time.Duration
-}
+// reversed, after a random delay up to maxWait (so answers finish out of
+// order), and 200ms for the user "slow"; it fails the requests of the users
+// in failures, and refuses those of "overload".
+type fakePool = fakepool.Pool
 
-func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
-	f.mu.Lock()
-	f.seen = append(f.seen, req)
-	f.mu.Unlock()
-	if req.User == "overload" {
-		return nil, pool.ErrOverloaded
+func newFake(maxWait time.Duration) *fakePool {
+	return &fakePool{
+		Answer:   func(req framing.Request) bool { return req.Password == reverse(req.User) },
+		Failures: failures,
+		Refusals: map[string]error{"overload": pool.ErrOverloaded},
+		Delay: func(req framing.Request) time.Duration {
+			var d time.Duration
+			if maxWait > 0 {
+				d = rand.N(maxWait)
+			}
+			if req.User == "slow" {
+				d += 200 * time.Millisecond
+			}
+			return d
+		},
 	}
-	ch := make(chan pool.Result, 1)
-	f.wg.Go(func() {
-		if f.maxWait > 0 {
-			time.Sleep(rand.N(f.maxWait))
-		}
-		if req.User == "slow" {
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err, ok := failures[req.User]; ok {
-			ch <- pool.Result{Err: err}
-			return
-		}
-		ch <- pool.Result{OK: req.Password == reverse(req.User)}
-	})
-	return ch, nil
 }
 
 // failures are the results of requests for these users.
@@ -100,7 +91,7 @@ func serveWith(t *testing.T, cfg Config, how func(*Server, net.Listener) error) 
 		if err := <-done; !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve = %v", err)
 		}
-		f.wg.Wait()
+		f.Wait()
 	})
 	return s, path
 }
@@ -117,7 +108,7 @@ func dial(t *testing.T, path string) net.Conn {
 }
 
 func TestPipelinedAnswersInOrder(t *testing.T) {
-	f := &fakePool{maxWait: 5 * time.Millisecond}
+	f := newFake(5 * time.Millisecond)
 	_, path := serve(t, f)
 	c := dial(t, path)
 	var sb strings.Builder
@@ -144,7 +135,7 @@ func TestPipelinedAnswersInOrder(t *testing.T) {
 }
 
 func TestEveryLineGetsOneAnswer(t *testing.T) {
-	f := &fakePool{}
+	f := newFake(0)
 	_, path := serve(t, f)
 	tests := []struct {
 		line string
@@ -177,9 +168,7 @@ func TestEveryLineGetsOneAnswer(t *testing.T) {
 			t.Errorf("%.40q: answer %q, want %q", tt.line, got, tt.want)
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, req := range f.seen {
+	for _, req := range f.Seen() {
 		if req.User != "abc" && req.User != "fail" && req.User != "overload" {
 			t.Errorf("malformed request reached the pool: %v", req)
 		}
@@ -187,7 +176,7 @@ func TestEveryLineGetsOneAnswer(t *testing.T) {
 }
 
 func TestHalfCloseGetsAllAnswers(t *testing.T) {
-	f := &fakePool{maxWait: 10 * time.Millisecond}
+	f := newFake(10 * time.Millisecond)
 	_, path := serve(t, f)
 	c := dial(t, path).(*net.UnixConn)
 	c.Write([]byte("auth:ab:x:ba\nauth:ab:x:no\nisuser:ab:x\nauth:ab:x:ba"))
@@ -205,11 +194,11 @@ func TestHalfCloseGetsAllAnswers(t *testing.T) {
 }
 
 func TestShutdownAnswersWhatWasRead(t *testing.T) {
-	f := &fakePool{maxWait: 50 * time.Millisecond}
+	f := newFake(50 * time.Millisecond)
 	s, path := serve(t, f)
 	c := dial(t, path)
 	c.Write([]byte("auth:ab:x:ba\nauth:cd:x:dc\n"))
-	time.Sleep(10 * time.Millisecond) // let the server read both
+	within(t, "the server to read both", func() bool { return len(f.Seen()) == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -18,8 +17,8 @@ import (
 // exit code, stdout and stderr.
 func runBench(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(context.Background(), append([]string{"bench"}, args...), strings.NewReader(""), &out, &errb)
+	out, errb := logBuffer(t), logBuffer(t)
+	code := run(context.Background(), append([]string{"bench"}, args...), strings.NewReader(""), out, errb)
 	return code, out.String(), errb.String()
 }
 

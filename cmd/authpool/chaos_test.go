@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 // chaosRequests is how many requests each chaos run sends: a short run in
@@ -51,11 +53,11 @@ func TestChaos(t *testing.T) {
 
 func runChaos(t *testing.T, mode string, total int) {
 	leakOpt := goleak.IgnoreCurrent()
-	fdsBefore := countFDs(t)
+	fdsBefore := testutil.OpenFDs(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "authpool.sock")
 	helperLog := filepath.Join(dir, "chaos.log")
-	logs := &syncBuffer{}
+	logs := logBuffer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	exited := make(chan int, 1)
@@ -213,7 +215,7 @@ func runChaos(t *testing.T, mode string, total int) {
 	if z := zombieChildren(t); len(z) > 0 {
 		t.Errorf("zombie children: %v", z)
 	}
-	fdsAfter := countFDs(t)
+	fdsAfter := testutil.OpenFDs(t)
 	if fdsAfter != fdsBefore {
 		t.Errorf("descriptors: %d before, %d after", fdsBefore, fdsAfter)
 	}
@@ -246,15 +248,6 @@ func misbehaved(actions []string) bool {
 		}
 	}
 	return false
-}
-
-func countFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }
 
 // zombieChildren lists this process's children that exited and were never

@@ -29,10 +29,7 @@ func startBridge(t *testing.T, args ...string) *bridge {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"connect"}, args...)...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	b := &bridge{t: t, errs: &syncBuffer{}, done: make(chan error, 1)}
-	allLogs.Lock()
-	allLogs.bufs = append(allLogs.bufs, b.errs)
-	allLogs.Unlock()
+	b := &bridge{t: t, errs: logBuffer(t), done: make(chan error, 1)}
 	cmd.Stderr = b.errs
 	var err error
 	if b.in, err = cmd.StdinPipe(); err != nil {

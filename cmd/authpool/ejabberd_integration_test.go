@@ -145,7 +145,7 @@ func TestEjabberdLogins(t *testing.T) {
 // also run.
 func startBinaryDaemon(t *testing.T, bin string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, socket: args[2], logs: &syncBuffer{}, done: make(chan error, 1)}
+	d := &daemon{t: t, socket: args[2], logs: logBuffer(t), done: make(chan error, 1)}
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {

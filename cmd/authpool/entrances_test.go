@@ -35,11 +35,11 @@ import (
 // must be refused at start. One that starts is stopped after 10 seconds.
 func serveOnce(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out syncBuffer
+	out := logBuffer(t)
 	full := append([]string{"serve", "--socket", filepath.Join(t.TempDir(), "s.sock")}, args...)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	code := run(ctx, full, strings.NewReader(""), &out, &out)
+	code := run(ctx, full, strings.NewReader(""), out, out)
 	return code, out.String()
 }
 
@@ -247,8 +247,8 @@ func activatedDaemon(t *testing.T, names []string, files []*os.File) (int, strin
 		"serve", "--socket", filepath.Join(t.TempDir(), "not-used.sock"), "--", scripts(t, "sample.py"))
 	cmd.Env = append(os.Environ(), mainEnv+"=1", fmt.Sprintf("LISTEN_FDS=%d", len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
 	cmd.ExtraFiles = files
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := logBuffer(t)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -587,9 +587,9 @@ func TestOneClientCannotTakeEverySlot(t *testing.T) {
 
 	// Everyone else still gets in: check, connect and status, and the
 	// HTTP API.
-	var stdout, stderr strings.Builder
+	stdout, stderr := logBuffer(t), logBuffer(t)
 	if code := run(t.Context(), []string{"check", "--socket", sock, "auth", "alice", "example.com"},
-		strings.NewReader("wonderland"), &stdout, &stderr); code != 0 {
+		strings.NewReader("wonderland"), stdout, stderr); code != 0 {
 		t.Fatalf("check: exit %d: %s", code, stderr.String())
 	}
 	if r := statusOf(t, sock); len(r.Helpers) != 1 {

@@ -197,16 +197,16 @@ func TestHTTPLoopbackOnly(t *testing.T) {
 	if string(body) != "true" {
 		t.Fatalf("user_exists over TCP: %d %q", resp.StatusCode, body)
 	}
-	var out strings.Builder
+	out := logBuffer(t)
 	args := []string{"serve", "--socket", filepath.Join(t.TempDir(), "s"), "--http", "0.0.0.0:0", "--", scripts(t, "sample.py")}
-	if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code == 0 || !strings.Contains(out.String(), "not a loopback address: passwords travel in clear") {
+	if code := run(t.Context(), args, strings.NewReader(""), out, out); code == 0 || !strings.Contains(out.String(), "not a loopback address: passwords travel in clear") {
 		t.Fatalf("--http 0.0.0.0: exit %d, %s", code, out.String())
 	}
 	// The metrics listener carries no password: its refusal says its own
 	// reason.
-	out.Reset()
+	out = logBuffer(t)
 	args = []string{"serve", "--socket", filepath.Join(t.TempDir(), "s"), "--metrics", "0.0.0.0:0", "--", scripts(t, "sample.py")}
-	if code := run(t.Context(), args, strings.NewReader(""), &out, &out); code == 0 || !strings.Contains(out.String(), "not a loopback address: metrics and status") || strings.Contains(out.String(), "passwords") {
+	if code := run(t.Context(), args, strings.NewReader(""), out, out); code == 0 || !strings.Contains(out.String(), "not a loopback address: metrics and status") || strings.Contains(out.String(), "passwords") {
 		t.Fatalf("--metrics 0.0.0.0: exit %d, %s", code, out.String())
 	}
 }
@@ -275,8 +275,8 @@ func TestHTTPClientCredentials(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("AUTHPOOL_HTTP_CREDENTIALS", tt.env)
-			var out strings.Builder
-			if code := run(t.Context(), tt.args, strings.NewReader(""), &out, &out); code != tt.code {
+			out := logBuffer(t)
+			if code := run(t.Context(), tt.args, strings.NewReader(""), out, out); code != tt.code {
 				t.Errorf("exit %d, want %d:\n%s", code, tt.code, out.String())
 			}
 			if strings.Contains(out.String(), secretMark) {

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(hogEnv); spec != "" {
 		os.Exit(hog(spec))
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(scanAfter{m})
 }
 
 // scripts is the absolute path of testscripts/.
@@ -74,13 +74,6 @@ type daemon struct {
 
 type syncBuffer = testutil.SyncBuffer
 
-// allLogs collects every daemon's output in the package, for the check
-// that no password was ever logged.
-var allLogs struct {
-	sync.Mutex
-	bufs []*syncBuffer
-}
-
 // startDaemon runs "authpool serve" with args (a socket is added) and
 // waits until it accepts connections. The daemon is stopped at cleanup.
 func startDaemon(t *testing.T, args ...string) *daemon {
@@ -102,10 +95,7 @@ func startDaemonOn(t *testing.T, socket string, args ...string) *daemon {
 // (its start-up probe is done). The daemon is stopped at cleanup.
 func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, cmd: cmd, socket: socket, logs: &syncBuffer{}, done: make(chan error, 1)}
-	allLogs.Lock()
-	allLogs.bufs = append(allLogs.bufs, d.logs)
-	allLogs.Unlock()
+	d := &daemon{t: t, cmd: cmd, socket: socket, logs: logBuffer(t), done: make(chan error, 1)}
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

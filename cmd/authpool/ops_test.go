@@ -26,8 +26,8 @@ func writeFile(t *testing.T, path, text string) {
 // statusOf runs "authpool status --json" in this process.
 func statusOf(t *testing.T, socket string) statusReport {
 	t.Helper()
-	var out, errOut strings.Builder
-	if code := run(t.Context(), []string{"status", "--socket", socket, "--json"}, nil, &out, &errOut); code != 0 {
+	out, errOut := logBuffer(t), logBuffer(t)
+	if code := run(t.Context(), []string{"status", "--socket", socket, "--json"}, nil, out, errOut); code != 0 {
 		t.Fatalf("status: exit %d: %s", code, errOut.String())
 	}
 	var r statusReport
@@ -54,8 +54,8 @@ env = ["A=1", "B=2"]
 	if len(r.Helpers) != 2 || r.Mode != "nonblocking" {
 		t.Fatalf("status %+v: want 2 helpers (the flag) in nonblocking mode (the file)", r)
 	}
-	var out strings.Builder
-	run(t.Context(), []string{"status", "--socket", d.socket}, nil, &out, &out)
+	out := logBuffer(t)
+	run(t.Context(), []string{"status", "--socket", d.socket}, nil, out, out)
 	if !strings.Contains(out.String(), "SLOT") || !strings.Contains(out.String(), "nonblocking mode") {
 		t.Errorf("status table:\n%s", out.String())
 	}
@@ -71,9 +71,9 @@ env = ["A=1", "B=2"]
 		t.Run(tt.name, func(t *testing.T) {
 			bad := filepath.Join(t.TempDir(), "authpool.toml")
 			writeFile(t, bad, tt.text)
-			var out strings.Builder
+			out := logBuffer(t)
 			args := []string{"serve", "--socket", filepath.Join(t.TempDir(), "s"), "--config", bad}
-			if code := run(t.Context(), args, nil, &out, &out); code != 1 {
+			if code := run(t.Context(), args, nil, out, out); code != 1 {
 				t.Fatalf("exit %d, want 1: %s", code, out.String())
 			}
 			if !strings.Contains(out.String(), tt.want) {
@@ -144,7 +144,10 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(200 * time.Millisecond)
+	servedSince := func(n int) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return answered > n }
+	}
+	within(t, "requests to flow before the reload", servedSince(0))
 	writeFile(t, conf, fmt.Sprintf("command = [%q]\nprocesses = 2\n", scripts(t, "sample.pl")))
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	within(t, "every helper to be Perl", func() bool {
@@ -160,7 +163,10 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	before := answered
+	mu.Unlock()
+	within(t, "the Perl helpers to serve", servedSince(before))
 	// A broken file: logged, and the Perl helpers keep serving.
 	writeFile(t, conf, "command = [\n")
 	d.cmd.Process.Signal(syscall.SIGHUP)

@@ -151,8 +151,8 @@ func serveExit(t *testing.T, socket string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--socket", socket, "--timeout", "1s"}, args...)...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := logBuffer(t)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
