@@ -12,7 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 	"github.com/authpool/authpool/server"
 )
 
@@ -23,26 +23,26 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type fakePool struct{ wg sync.WaitGroup }
 
 var failures = map[string]error{
-	"timeout":     pool.ErrTimeout,
-	"unavailable": pool.ErrUnavailable,
-	"untrusted":   pool.ErrUntrusted,
-	"overloaded":  pool.ErrOverloaded,
+	"timeout":     result.ErrTimeout,
+	"unavailable": result.ErrUnavailable,
+	"untrusted":   result.ErrUntrusted,
+	"overloaded":  result.ErrOverloaded,
 	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
-	"exited":      pool.ErrHelperExited,
-	"closed":      pool.ErrClosed,
+	"exited":      result.ErrHelperExited,
+	"closed":      result.ErrClosed,
 }
 
-func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
-	ch := make(chan pool.Result, 1)
+func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan result.Result, error) {
+	ch := make(chan result.Result, 1)
 	f.wg.Go(func() {
 		switch {
 		case req.User == "slow":
 			time.Sleep(100 * time.Millisecond)
 		case failures[req.User] != nil:
-			ch <- pool.Result{Err: failures[req.User]}
+			ch <- result.Result{Err: failures[req.User]}
 			return
 		}
-		ch <- pool.Result{OK: req.Op == framing.OpIsUser || req.Password == "pw-"+req.User}
+		ch <- result.Result{OK: req.Op == framing.OpIsUser || req.Password == "pw-"+req.User}
 	})
 	return ch, nil
 }

@@ -1,11 +1,10 @@
 package pool
 
 import (
-	"context"
-	"errors"
 	"time"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/result"
 )
 
 // Observer receives the pool's events, for metrics. Its methods are called
@@ -35,39 +34,12 @@ type Observer interface {
 }
 
 // Outcome names a request's result for metrics and logs: "yes", "no", or
-// the native protocol's error kind ("timeout", "badrequest", ...).
-func Outcome(yes bool, err error) string {
-	switch {
-	case err != nil:
-		return string(ErrorKind(err))
-	case yes:
-		return "yes"
-	}
-	return "no"
-}
+// the native protocol's error kind. It is result.Outcome.
+func Outcome(yes bool, err error) string { return result.Outcome(yes, err) }
 
-// ErrorKind names err as the native protocol does (docs/PROTOCOL.md).
-func ErrorKind(err error) framing.ErrorKind {
-	switch {
-	case errors.Is(err, framing.ErrBadRequest):
-		return framing.KindBadRequest
-	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return framing.KindTimeout
-	case errors.Is(err, ErrUntrusted):
-		return framing.KindUntrusted
-	case errors.Is(err, ErrUnavailable):
-		return framing.KindUnavailable
-	case errors.Is(err, ErrOverloaded):
-		return framing.KindOverloaded
-	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
-		return framing.KindClosed
-	case errors.Is(err, framing.ErrProtocol):
-		return framing.KindProtocol
-	case errors.Is(err, ErrHelperExited):
-		return framing.KindExited
-	}
-	return framing.KindInternal
-}
+// ErrorKind names err as the native protocol does (docs/PROTOCOL.md). It is
+// result.Kind.
+func ErrorKind(err error) framing.ErrorKind { return result.Kind(err) }
 
 // nopObserver is the Observer when none is configured.
 type nopObserver struct{}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/result"
 )
 
 // Pool runs Config.Processes helpers and sends requests to them. It is safe
@@ -134,11 +135,9 @@ func (p *Pool) Do(ctx context.Context, req framing.Request) (bool, error) {
 	return p.doBlocking(ctx, req)
 }
 
-// Result is the outcome of an asynchronous request.
-type Result struct {
-	OK  bool
-	Err error
-}
+// Result is the outcome of an asynchronous request; it is result.Result,
+// aliased so that code written against pool keeps compiling.
+type Result = result.Result
 
 // Submit starts req and returns at once; the channel receives exactly one
 // Result. In NonBlocking mode a full queue fails Submit with ErrOverloaded;

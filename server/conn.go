@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // conn is one client connection. readLoop parses requests and starts them;
@@ -47,7 +47,7 @@ type conn struct {
 type call struct {
 	id     []byte          // native request id; nil for ordered answers
 	req    framing.Request // zero when refused before parsing
-	res    <-chan pool.Result
+	res    <-chan result.Result
 	status []byte // the answer to a native status request
 }
 
@@ -129,7 +129,7 @@ func (c *conn) readLoop() {
 }
 
 // submit parses and starts one request.
-func (c *conn) submit(payload []byte) (framing.Request, <-chan pool.Result) {
+func (c *conn) submit(payload []byte) (framing.Request, <-chan result.Result) {
 	req, err := framing.ParseRequest(payload)
 	// req holds its own copy of the password; this one would stay in the
 	// heap until reused (docs/SECURITY.md).
@@ -156,15 +156,15 @@ func (c *conn) status() []byte {
 	return b // json.Marshal never writes a line end
 }
 
-func answered() <-chan pool.Result {
-	ch := make(chan pool.Result, 1)
-	ch <- pool.Result{}
+func answered() <-chan result.Result {
+	ch := make(chan result.Result, 1)
+	ch <- result.Result{}
 	return ch
 }
 
-func failed(err error) <-chan pool.Result {
-	ch := make(chan pool.Result, 1)
-	ch <- pool.Result{Err: err}
+func failed(err error) <-chan result.Result {
+	ch := make(chan result.Result, 1)
+	ch <- result.Result{Err: err}
 	return ch
 }
 
@@ -228,7 +228,7 @@ func (q *orderedQueue) nextReady() bool {
 // flushed unless another answer is about to follow (more, or a native
 // answer in hand), so a pipelining client gets its answers in few writes
 // and none waits behind a slow one.
-func (c *conn) finish(cl call, r pool.Result, more, native bool) {
+func (c *conn) finish(cl call, r result.Result, more, native bool) {
 	switch {
 	case errors.Is(r.Err, framing.ErrBadRequest):
 		c.log.Info("request refused", "request", cl.req, "err", r.Err)

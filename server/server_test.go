@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,14 +31,14 @@ type fakePool struct {
 	maxWait time.Duration
 }
 
-func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
+func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan result.Result, error) {
 	f.mu.Lock()
 	f.seen = append(f.seen, req)
 	f.mu.Unlock()
 	if req.User == "overload" {
-		return nil, pool.ErrOverloaded
+		return nil, result.ErrOverloaded
 	}
-	ch := make(chan pool.Result, 1)
+	ch := make(chan result.Result, 1)
 	f.wg.Go(func() {
 		if f.maxWait > 0 {
 			time.Sleep(rand.N(f.maxWait))
@@ -47,23 +47,23 @@ func (f *fakePool) Submit(ctx context.Context, req framing.Request) (<-chan pool
 			time.Sleep(200 * time.Millisecond)
 		}
 		if err, ok := failures[req.User]; ok {
-			ch <- pool.Result{Err: err}
+			ch <- result.Result{Err: err}
 			return
 		}
-		ch <- pool.Result{OK: req.Password == reverse(req.User)}
+		ch <- result.Result{OK: req.Password == reverse(req.User)}
 	})
 	return ch, nil
 }
 
 // failures are the results of requests for these users.
 var failures = map[string]error{
-	"fail":        pool.ErrTimeout,
-	"timeout":     fmt.Errorf("helper 3: %w", pool.ErrTimeout),
-	"unavailable": pool.ErrUnavailable,
-	"untrusted":   pool.ErrUntrusted,
+	"fail":        result.ErrTimeout,
+	"timeout":     fmt.Errorf("helper 3: %w", result.ErrTimeout),
+	"unavailable": result.ErrUnavailable,
+	"untrusted":   result.ErrUntrusted,
 	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
-	"exited":      pool.ErrHelperExited,
-	"closed":      pool.ErrClosed,
+	"exited":      result.ErrHelperExited,
+	"closed":      result.ErrClosed,
 	"weird":       errors.New("something else"),
 }
 
