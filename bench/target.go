@@ -60,25 +60,9 @@ type PoolTarget struct {
 	Pool *pool.Pool
 }
 
-// Ready waits until every slot of the pool has a running helper.
-func (t PoolTarget) Ready(ctx context.Context) error {
-	for {
-		up := 0
-		for _, h := range t.Pool.Stats().Helpers {
-			if h.PID != 0 {
-				up++
-			}
-		}
-		if up == t.Pool.Processes() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d of %d helpers running: %w", up, t.Pool.Processes(), ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
+// Ready waits until every slot of the pool has a helper ready to be
+// handed requests (pool.WaitReady).
+func (t PoolTarget) Ready(ctx context.Context) error { return t.Pool.WaitReady(ctx) }
 
 // Do asks the pool.
 func (t PoolTarget) Do(ctx context.Context, _ int, req framing.Request) (bool, error) {

@@ -18,10 +18,10 @@ type Observer interface {
 	// HelperStarted is called when a helper has started, with how long its
 	// start took.
 	HelperStarted(spawn time.Duration)
-	// HelperEnded is called when a helper leaves service, with why: "exit"
-	// or "signal" (it ended by itself), "timeout", "protocol error",
-	// "recycle", "reload", "pool shrunk", "caller gave up", "untrusted",
-	// "probe failed" or "shutdown".
+	// HelperEnded is called when a helper leaves service, with why: one of
+	// the RetireReason values (vocabulary.go), as a string so that
+	// Observers written before the type existed still satisfy the
+	// interface.
 	HelperEnded(reason string)
 	// OutOfStep is called each time a helper is caught out of step, with
 	// what it did: "output while idle", "extra output", "junk", "answers

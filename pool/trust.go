@@ -138,7 +138,7 @@ func (p *Pool) distrustLocked(what string, now time.Time) {
 	p.cfg.Observer.Trust(false, what)
 	for _, s := range p.slots {
 		if s.cur != nil {
-			s.cur.retire("untrusted")
+			s.cur.retire(RetireUntrusted)
 		}
 	}
 	p.idle = p.idle[:0]

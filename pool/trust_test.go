@@ -440,7 +440,7 @@ func TestReloadCutsBackoffShort(t *testing.T) {
 	ctx := bounded(t)
 	eventually(t, "both slots to back off", func() bool {
 		for _, h := range p.Stats().Helpers {
-			if h.State != "backoff" {
+			if h.State != StateBackoff {
 				return false
 			}
 		}
@@ -484,7 +484,7 @@ func TestFailedReplacementKeepsWorkingHelpers(t *testing.T) {
 	})
 	ready := 0
 	for _, h := range p.Stats().Helpers {
-		if h.State == "ready" {
+		if h.State == StateReady {
 			ready++
 		}
 	}
