@@ -25,8 +25,11 @@ var (
 	ErrUnavailable = result.ErrUnavailable
 	ErrUntrusted   = result.ErrUntrusted // helpers were caught out of step; wraps ErrUnavailable
 	ErrOverloaded  = result.ErrOverloaded
-	ErrProtocol    = result.ErrProtocol     // a helper answered junk
-	ErrExited      = result.ErrHelperExited // a helper died before answering
+	ErrProtocol    = result.ErrProtocol // a helper answered junk
+	// ErrHelperExited: a helper died before answering (result's name).
+	ErrHelperExited = result.ErrHelperExited
+	// ErrExited is ErrHelperExited under the name this package used first.
+	ErrExited = ErrHelperExited
 	// ErrDaemonClosing: the daemon is shutting down.
 	ErrDaemonClosing = errors.New("daemon shutting down")
 	// ErrConnection: the daemon could not be reached, or the connection
