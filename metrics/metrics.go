@@ -67,11 +67,11 @@ func New() *Metrics {
 		}),
 		outOfStep: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_helper_out_of_step_total",
-			Help: "Helpers caught out of step, by what they did: output while idle, extra output, junk, answers disagree, probe failed.",
+			Help: "Helpers caught out of step, by what they did: output_while_idle, extra_output, junk, answers_disagree, probe_failed.",
 		}, []string{"what"}),
 		trust: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_trust_changes_total",
-			Help: "Times the helper command stopped being trusted (trusted=\"false\", reason: what the last helper caught did) or was trusted again (trusted=\"true\", reason: probe passed, new command).",
+			Help: "Times the helper command stopped being trusted (trusted=\"false\", reason: what the last helper caught did) or was trusted again (trusted=\"true\", reason: probe_passed, new_command).",
 		}, []string{"trusted", "reason"}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.queueWait, m.starts, m.ended, m.timeouts, m.outOfStep, m.trust,

@@ -24,12 +24,12 @@ type Observer interface {
 	// interface.
 	HelperEnded(reason string)
 	// OutOfStep is called each time a helper is caught out of step, with
-	// what it did: "output while idle", "extra output", "junk", "answers
-	// disagree" or "probe failed".
+	// what it did: "output_while_idle", "extra_output", "junk",
+	// "answers_disagree" or "probe_failed".
 	OutOfStep(what string)
 	// Trust is called when the helper command stops being trusted
 	// (trusted is false, and reason is the last thing a helper did wrong)
-	// and when it is trusted again ("probe passed", "new command").
+	// and when it is trusted again ("probe_passed", "new_command").
 	Trust(trusted bool, reason string)
 }
 

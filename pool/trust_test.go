@@ -235,7 +235,7 @@ func TestTrustRestoredByProbe(t *testing.T) {
 				return p.Stats().Distrusted == 2
 			})
 			_, changes := obs.snapshot()
-			if len(changes) != 3 || changes[0].trusted || !changes[1].trusted || changes[1].reason != "probe passed" || changes[2].trusted {
+			if len(changes) != 3 || changes[0].trusted || !changes[1].trusted || changes[1].reason != trustProbePassed || changes[2].trusted {
 				t.Fatalf("trust changes %+v, want distrusted, probe passed, distrusted", changes)
 			}
 		})
