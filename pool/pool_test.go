@@ -405,7 +405,7 @@ func TestShutdownLetsRequestsFinish(t *testing.T) {
 				t.Fatalf("Do after Shutdown = %v, want ErrClosed", err)
 			}
 			for _, h := range p.Stats().Helpers {
-				if h.PID != 0 || h.State != "stopped" {
+				if h.PID != 0 || h.State != StateStopped {
 					t.Fatalf("helper left after Shutdown: %+v", h)
 				}
 			}
