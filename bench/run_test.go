@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,8 +13,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/authpool/authpool/client"
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,7 +34,7 @@ func (f *fakeTarget) Do(ctx context.Context, worker int, req framing.Request) (b
 	f.calls.Add(1)
 	f.workers.Store(worker, true)
 	if req.User == f.failOn {
-		return false, pool.ErrTimeout
+		return false, result.ErrTimeout
 	}
 	yes := req.Op == framing.OpIsUser || req.Password == "right"
 	if req.User == f.wrongOn {
@@ -178,18 +181,21 @@ func TestErrorKind(t *testing.T) {
 		err  error
 		want string
 	}{
-		{pool.ErrTimeout, "timeout"},
+		{result.ErrTimeout, "timeout"},
 		{context.DeadlineExceeded, "timeout"},
-		{pool.ErrOverloaded, "overloaded"},
-		{pool.ErrUnavailable, "unavailable"},
-		{pool.ErrUntrusted, "untrusted"},
-		{pool.ErrHelperExited, "helper exited"},
-		{framing.ErrProtocol, "protocol error"},
-		{framing.ErrBadRequest, "bad request"},
-		{pool.ErrClosed, "closed"},
-		{&httpStatusError{503}, "http 503"},
+		{result.ErrOverloaded, "overloaded"},
+		{result.ErrUnavailable, "unavailable"},
+		{result.ErrUntrusted, "untrusted"},
+		{result.ErrHelperExited, "exited"},
+		{fmt.Errorf("%w: %w", result.ErrHelperExited, io.EOF), "exited"},
+		{framing.ErrProtocol, "protocol"},
+		{framing.ErrBadRequest, "badrequest"},
+		{result.ErrClosed, "closed"},
+		{client.ErrDaemonClosing, "closed"},
+		{context.Canceled, "canceled"},
+		{&httpStatusError{503}, "http_503"},
 		{errConnection, "connection"},
-		{errBadAnswer, "bad answer"},
+		{errBadAnswer, "bad_answer"},
 		{errors.New("?"), "other"},
 	}
 	for _, tt := range tests {

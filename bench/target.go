@@ -13,6 +13,7 @@ import (
 	"github.com/authpool/authpool/framing"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
+	"github.com/authpool/authpool/result"
 )
 
 // Target answers requests. Do is called concurrently by the run's workers;
@@ -59,25 +60,9 @@ type PoolTarget struct {
 	Pool *pool.Pool
 }
 
-// Ready waits until every slot of the pool has a running helper.
-func (t PoolTarget) Ready(ctx context.Context) error {
-	for {
-		up := 0
-		for _, h := range t.Pool.Stats().Helpers {
-			if h.PID != 0 {
-				up++
-			}
-		}
-		if up == t.Pool.Processes() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d of %d helpers running: %w", up, t.Pool.Processes(), ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
+// Ready waits until every slot of the pool has a helper ready to be
+// handed requests (pool.WaitReady).
+func (t PoolTarget) Ready(ctx context.Context) error { return t.Pool.WaitReady(ctx) }
 
 // Do asks the pool.
 func (t PoolTarget) Do(ctx context.Context, _ int, req framing.Request) (bool, error) {
@@ -244,39 +229,33 @@ func exchange(p *ptyproc.Process, dec *framing.AnswerDecoder, request, rbuf []by
 
 func ioErr(err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return pool.ErrTimeout
+		return result.ErrTimeout
 	}
-	return fmt.Errorf("%w: %w", pool.ErrHelperExited, err)
+	return fmt.Errorf("%w: %w", result.ErrHelperExited, err)
 }
 
-// ErrorKind names the kind of a failed request for the report.
+// ErrorKind names the kind of a failed request for the report: the native
+// protocol's kind (result.Kind: timeout, overloaded, untrusted, unavailable,
+// exited, protocol, badrequest, closed) where the error has one, else one of
+// bench's own: canceled (the run ended), bad_answer, http_NNN, connection or
+// other.
 func ErrorKind(err error) string {
-	var ne net.Error
 	switch {
-	case errors.Is(err, pool.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, pool.ErrOverloaded):
-		return "overloaded"
-	case errors.Is(err, pool.ErrUntrusted):
-		return "untrusted"
-	case errors.Is(err, pool.ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, pool.ErrHelperExited):
-		return "helper exited"
-	case errors.Is(err, framing.ErrProtocol):
-		return "protocol error"
-	case errors.Is(err, framing.ErrBadRequest):
-		return "bad request"
-	case errors.Is(err, pool.ErrClosed):
-		return "closed"
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) && !errors.Is(err, result.ErrClosed):
 		return "canceled"
+	case errors.Is(err, client.ErrDaemonClosing):
+		return string(framing.KindClosed)
+	}
+	if k := result.Kind(err); k != framing.KindInternal {
+		return string(k)
+	}
+	var ne net.Error
+	var he *httpStatusError
+	switch {
 	case errors.Is(err, errBadAnswer):
-		return "bad answer"
-	case errors.As(err, new(*httpStatusError)):
-		var he *httpStatusError
-		errors.As(err, &he)
-		return fmt.Sprintf("http %d", he.code)
+		return "bad_answer"
+	case errors.As(err, &he):
+		return fmt.Sprintf("http_%d", he.code)
 	case errors.Is(err, errConnection), errors.Is(err, client.ErrConnection), errors.As(err, &ne):
 		return "connection"
 	}

@@ -87,8 +87,8 @@ func TestHTTPTarget(t *testing.T) {
 		{"set password", req(framing.OpSetPass, "alice", "new one"), true, ""},
 		{"new password works", req(framing.OpAuth, "alice", "new one"), true, ""},
 		{"set password of nobody", req(framing.OpSetPass, "bob", "x"), false, ""},
-		{"server error", req(framing.OpAuth, "broken", "S3cret"), false, "http 500"},
-		{"no such operation", req(framing.OpRemoveUser, "alice", ""), false, "bad request"},
+		{"server error", req(framing.OpAuth, "broken", "S3cret"), false, "http_500"},
+		{"no such operation", req(framing.OpRemoveUser, "alice", ""), false, "badrequest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

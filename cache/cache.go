@@ -9,14 +9,14 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // Submitter is what the cache wraps and what it is: *pool.Pool satisfies
 // it, and so does *Cache. The channel Submit returns must receive exactly
 // one Result.
 type Submitter interface {
-	Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error)
+	Submit(ctx context.Context, req framing.Request) (<-chan result.Result, error)
 }
 
 // DefaultMaxEntries is the bound on entries when Config.MaxEntries is zero.
@@ -102,7 +102,7 @@ func New(cfg Config) (*Cache, error) {
 // Result. A change to a user (setpass, tryregister, removeuser,
 // removeuser3) drops that user's entries. Errors from Next, returned or
 // delivered, are passed on unchanged.
-func (c *Cache) Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
+func (c *Cache) Submit(ctx context.Context, req framing.Request) (<-chan result.Result, error) {
 	switch {
 	case c.passThrough:
 		return c.next.Submit(ctx, req)
@@ -126,7 +126,7 @@ func changesUser(op framing.Op) bool {
 
 // lookup answers req from a fresh entry, or forwards it and stores the
 // answer unless the user changed meanwhile.
-func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
+func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan result.Result, error) {
 	ek, uk := c.key.entry(req), c.key.user(req.User, req.Server)
 	now := c.now()
 	c.mu.Lock()
@@ -134,7 +134,7 @@ func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan pool.Re
 		if now.Before(e.expires) {
 			c.stats.Hits++
 			c.mu.Unlock()
-			return answered(pool.Result{OK: e.ok}), nil
+			return answered(result.Result{OK: e.ok}), nil
 		}
 		c.entries.Remove(ek)
 	}
@@ -146,10 +146,10 @@ func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan pool.Re
 
 	res, err := c.next.Submit(ctx, req)
 	if err != nil {
-		c.finishMiss(uk, ek, gen, pool.Result{Err: err})
+		c.finishMiss(uk, ek, gen, result.Result{Err: err})
 		return nil, err
 	}
-	out := make(chan pool.Result, 1)
+	out := make(chan result.Result, 1)
 	go func() {
 		r := <-res
 		c.finishMiss(uk, ek, gen, r)
@@ -160,7 +160,7 @@ func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan pool.Re
 
 // finishMiss stores a miss's answer if it is one, its kind has a TTL, and
 // the user has not changed since the miss was forwarded.
-func (c *Cache) finishMiss(uk, ek digest, gen uint64, r pool.Result) {
+func (c *Cache) finishMiss(uk, ek digest, gen uint64, r result.Result) {
 	ttl := c.ttlFor(r)
 	now := c.now()
 	c.mu.Lock()
@@ -176,7 +176,7 @@ func (c *Cache) finishMiss(uk, ek digest, gen uint64, r pool.Result) {
 	c.dropIfIdle(uk, st)
 }
 
-func (c *Cache) ttlFor(r pool.Result) time.Duration {
+func (c *Cache) ttlFor(r result.Result) time.Duration {
 	switch {
 	case r.Err != nil:
 		return 0
@@ -188,7 +188,7 @@ func (c *Cache) ttlFor(r pool.Result) time.Duration {
 
 // change drops the user's entries, forwards req, and drops them again when
 // its answer, whatever it is, arrives.
-func (c *Cache) change(ctx context.Context, req framing.Request) (<-chan pool.Result, error) {
+func (c *Cache) change(ctx context.Context, req framing.Request) (<-chan result.Result, error) {
 	uk := c.key.user(req.User, req.Server)
 	c.mu.Lock()
 	st := c.userLocked(uk)
@@ -201,7 +201,7 @@ func (c *Cache) change(ctx context.Context, req framing.Request) (<-chan pool.Re
 		c.finishChange(uk)
 		return nil, err
 	}
-	out := make(chan pool.Result, 1)
+	out := make(chan result.Result, 1)
 	go func() {
 		r := <-res
 		c.finishChange(uk)
@@ -219,8 +219,8 @@ func (c *Cache) finishChange(uk digest) {
 	c.dropIfIdle(uk, st)
 }
 
-func answered(r pool.Result) <-chan pool.Result {
-	ch := make(chan pool.Result, 1)
+func answered(r result.Result) <-chan result.Result {
+	ch := make(chan result.Result, 1)
 	ch <- r
 	return ch
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 func TestNewRefuses(t *testing.T) {
@@ -162,9 +162,9 @@ func TestErrorsNotCached(t *testing.T) {
 		name string
 		err  error
 	}{
-		{"timeout", pool.ErrTimeout},
-		{"helper exited", pool.ErrHelperExited},
-		{"protocol", pool.ErrProtocol},
+		{"timeout", result.ErrTimeout},
+		{"helper exited", result.ErrHelperExited},
+		{"protocol", result.ErrProtocol},
 		{"context", context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,7 +194,7 @@ func TestRefusalPassedBack(t *testing.T) {
 	for _, req := range []framing.Request{auth("alice", "wonderland"), isuser("bob"), setpass("bob", "x")} {
 		t.Run(req.Op.String(), func(t *testing.T) {
 			f := newFake()
-			refusal := errors.Join(pool.ErrOverloaded)
+			refusal := errors.Join(result.ErrOverloaded)
 			f.refuse = refusal
 			c := mustNew(t, Config{Next: f, TTL: time.Minute, NegativeTTL: time.Minute})
 			res, err := c.Submit(context.Background(), req)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // fakeNext is a helper pool in memory: a user store, a count of the
@@ -16,36 +16,36 @@ type fakeNext struct {
 	mu     sync.Mutex
 	users  map[string]string // "user@server" → password
 	calls  map[framing.Op]int
-	errs   []error                 // delivered as Result.Err by the next requests, in order
-	refuse error                   // returned by Submit itself
-	holdOp framing.Op              // when set, requests of this op wait for the test to answer
-	held   chan chan<- pool.Result // the channels of held requests, for the test to answer
+	errs   []error                   // delivered as Result.Err by the next requests, in order
+	refuse error                     // returned by Submit itself
+	holdOp framing.Op                // when set, requests of this op wait for the test to answer
+	held   chan chan<- result.Result // the channels of held requests, for the test to answer
 }
 
 func newFake() *fakeNext {
 	return &fakeNext{
 		users: map[string]string{"alice@example.com": "wonderland", "bob@example.com": "builder"},
 		calls: make(map[framing.Op]int),
-		held:  make(chan chan<- pool.Result, 16),
+		held:  make(chan chan<- result.Result, 16),
 	}
 }
 
-func (f *fakeNext) Submit(_ context.Context, req framing.Request) (<-chan pool.Result, error) {
+func (f *fakeNext) Submit(_ context.Context, req framing.Request) (<-chan result.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.refuse != nil {
 		return nil, f.refuse
 	}
 	f.calls[req.Op]++
-	res := make(chan pool.Result, 1)
+	res := make(chan result.Result, 1)
 	switch {
 	case f.holdOp != 0 && req.Op == f.holdOp:
 		f.held <- res
 	case len(f.errs) > 0:
-		res <- pool.Result{Err: f.errs[0]}
+		res <- result.Result{Err: f.errs[0]}
 		f.errs = f.errs[1:]
 	default:
-		res <- pool.Result{OK: f.answer(req)}
+		res <- result.Result{OK: f.answer(req)}
 	}
 	return res, nil
 }
@@ -94,7 +94,7 @@ func (f *fakeNext) setPassword(id, pw string) {
 }
 
 // nextHeld returns the channel of the next held request.
-func (f *fakeNext) nextHeld(t *testing.T) chan<- pool.Result {
+func (f *fakeNext) nextHeld(t *testing.T) chan<- result.Result {
 	t.Helper()
 	select {
 	case ch := <-f.held:
@@ -138,7 +138,7 @@ func setpass(user, password string) framing.Request {
 }
 
 // ask submits req to s and waits, at most 10s, for its result.
-func ask(t *testing.T, s Submitter, req framing.Request) pool.Result {
+func ask(t *testing.T, s Submitter, req framing.Request) result.Result {
 	t.Helper()
 	res, err := s.Submit(context.Background(), req)
 	if err != nil {
@@ -147,14 +147,14 @@ func ask(t *testing.T, s Submitter, req framing.Request) pool.Result {
 	return recv(t, res)
 }
 
-func recv(t *testing.T, res <-chan pool.Result) pool.Result {
+func recv(t *testing.T, res <-chan result.Result) result.Result {
 	t.Helper()
 	select {
 	case r := <-res:
 		return r
 	case <-time.After(10 * time.Second):
 		t.Fatal("no result within 10s")
-		return pool.Result{}
+		return result.Result{}
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // TestChangesDropThatUsersEntries caches answers for alice and bob, passes
@@ -95,7 +95,7 @@ func TestAnswerInFlightAcrossSetpassNotStored(t *testing.T) {
 	if r := ask(t, c, setpass("alice", "new")); !r.OK {
 		t.Fatalf("setpass: %+v", r)
 	}
-	heldAuth <- pool.Result{OK: true} // the helper's answer from before the change
+	heldAuth <- result.Result{OK: true} // the helper's answer from before the change
 	if r := recv(t, res); !r.OK || r.Err != nil {
 		t.Fatalf("held auth: %+v, want its yes delivered", r)
 	}
@@ -108,7 +108,7 @@ func TestAnswerInFlightAcrossSetpassNotStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.nextHeld(t) <- pool.Result{OK: f.answerNow(old)}
+	f.nextHeld(t) <- result.Result{OK: f.answerNow(old)}
 	if r := recv(t, res); r.OK {
 		t.Fatal("old password accepted after setpass")
 	}
@@ -135,7 +135,7 @@ func TestAnswerStoredDuringSetpassDropped(t *testing.T) {
 		t.Fatal("old password refused before the setpass was applied")
 	}
 	f.setPassword("alice@example.com", "new")
-	heldSetpass <- pool.Result{OK: true}
+	heldSetpass <- result.Result{OK: true}
 	if r := recv(t, res); !r.OK {
 		t.Fatalf("setpass: %+v", r)
 	}

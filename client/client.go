@@ -14,18 +14,22 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
-// Errors. The ones shared with package pool are the same values.
+// Errors. The ones shared with packages result and pool are the same
+// values.
 var (
-	ErrBadRequest  = pool.ErrBadRequest
-	ErrTimeout     = pool.ErrTimeout
-	ErrUnavailable = pool.ErrUnavailable
-	ErrUntrusted   = pool.ErrUntrusted // helpers were caught out of step; wraps ErrUnavailable
-	ErrOverloaded  = pool.ErrOverloaded
-	ErrProtocol    = pool.ErrProtocol     // a helper answered junk
-	ErrExited      = pool.ErrHelperExited // a helper died before answering
+	ErrBadRequest  = result.ErrBadRequest
+	ErrTimeout     = result.ErrTimeout
+	ErrUnavailable = result.ErrUnavailable
+	ErrUntrusted   = result.ErrUntrusted // helpers were caught out of step; wraps ErrUnavailable
+	ErrOverloaded  = result.ErrOverloaded
+	ErrProtocol    = result.ErrProtocol // a helper answered junk
+	// ErrHelperExited: a helper died before answering (result's name).
+	ErrHelperExited = result.ErrHelperExited
+	// ErrExited is ErrHelperExited under the name this package used first.
+	ErrExited = ErrHelperExited
 	// ErrDaemonClosing: the daemon is shutting down.
 	ErrDaemonClosing = errors.New("daemon shutting down")
 	// ErrConnection: the daemon could not be reached, or the connection
@@ -35,15 +39,13 @@ var (
 	ErrClosed = errors.New("client closed")
 )
 
-var kindErrors = map[framing.ErrorKind]error{
-	framing.KindBadRequest:  ErrBadRequest,
-	framing.KindTimeout:     ErrTimeout,
-	framing.KindUnavailable: ErrUnavailable,
-	framing.KindUntrusted:   ErrUntrusted,
-	framing.KindOverloaded:  ErrOverloaded,
-	framing.KindProtocol:    ErrProtocol,
-	framing.KindExited:      ErrExited,
-	framing.KindClosed:      ErrDaemonClosing,
+// kindError is the error a native answer's kind stands for: package
+// result's, except that "closed" means the daemon, not this Client.
+func kindError(kind framing.ErrorKind) error {
+	if kind == framing.KindClosed {
+		return ErrDaemonClosing
+	}
+	return result.Error(kind)
 }
 
 // Config configures a Client. Socket is required.
@@ -255,8 +257,8 @@ func (s *session) do(ctx context.Context, id uint64, req framing.Request) (yes, 
 	if a.Kind == "" {
 		return a.Yes, true, nil
 	}
-	base, known := kindErrors[a.Kind]
-	if !known {
+	base := kindError(a.Kind)
+	if base == nil {
 		base = fmt.Errorf("daemon error %q", a.Kind)
 	}
 	if a.Message != "" {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/authpool/authpool/framing"
 	"github.com/authpool/authpool/internal/testutil/fakepool"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 	"github.com/authpool/authpool/server"
 )
 
@@ -36,13 +36,13 @@ func newFake() *fakePool {
 }
 
 var failures = map[string]error{
-	"timeout":     pool.ErrTimeout,
-	"unavailable": pool.ErrUnavailable,
-	"untrusted":   pool.ErrUntrusted,
-	"overloaded":  pool.ErrOverloaded,
+	"timeout":     result.ErrTimeout,
+	"unavailable": result.ErrUnavailable,
+	"untrusted":   result.ErrUntrusted,
+	"overloaded":  result.ErrOverloaded,
 	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
-	"exited":      pool.ErrHelperExited,
-	"closed":      pool.ErrClosed,
+	"exited":      result.ErrHelperExited,
+	"closed":      result.ErrClosed,
 }
 
 // daemon is a server on a socket path that a test can stop and restart.

@@ -6,8 +6,10 @@
 // so one connection carries any number of concurrent requests and answers
 // come back as soon as they are ready, and a failure says why. Its errors
 // are the same values package pool returns (ErrTimeout, ErrUnavailable,
-// ErrOverloaded, ErrBadRequest, ...), so code can switch between an
-// embedded pool and the daemon behind one interface.
+// ErrOverloaded, ErrBadRequest, ...), defined in the leaf package result,
+// so code can switch between an embedded pool and the daemon behind one
+// interface, and a program that only uses the client links neither the
+// pool nor ptyproc.
 //
 // The connection is made on first use and made again after it breaks (the
 // daemon restarted, say). A request whose connection broke before it was

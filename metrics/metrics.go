@@ -59,7 +59,7 @@ func New() *Metrics {
 		}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_helper_restarts_total",
-			Help: "Helpers taken out of service, by reason: exit, signal, timeout, protocol error, recycle, reload, pool shrunk, caller gave up, untrusted, probe failed, shutdown.",
+			Help: "Helpers taken out of service, by reason: exit, signal, timeout, protocol_error, error, caller_gave_up, recycle, reload, pool_shrunk, untrusted, probe_failed, shutdown (pool.RetireReason).",
 		}, []string{"reason"}),
 		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "authpool_timeouts_total",
@@ -67,11 +67,11 @@ func New() *Metrics {
 		}),
 		outOfStep: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_helper_out_of_step_total",
-			Help: "Helpers caught out of step, by what they did: output while idle, extra output, junk, answers disagree, probe failed.",
+			Help: "Helpers caught out of step, by what they did: output_while_idle, extra_output, junk, answers_disagree, probe_failed.",
 		}, []string{"what"}),
 		trust: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authpool_trust_changes_total",
-			Help: "Times the helper command stopped being trusted (trusted=\"false\", reason: what the last helper caught did) or was trusted again (trusted=\"true\", reason: probe passed, new command).",
+			Help: "Times the helper command stopped being trusted (trusted=\"false\", reason: what the last helper caught did) or was trusted again (trusted=\"true\", reason: probe_passed, new_command).",
 		}, []string{"trusted", "reason"}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.queueWait, m.starts, m.ended, m.timeouts, m.outOfStep, m.trust,
@@ -141,12 +141,12 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.stats()
-	states := map[string]int{"starting": 0, "ready": 0, "backoff": 0, "stopped": 0, "untrusted": 0, "probing": 0}
+	states := map[pool.HelperState]int{}
 	for _, h := range st.Helpers {
 		states[h.State]++
 	}
-	for state, n := range states {
-		ch <- prometheus.MustNewConstMetric(helpersDesc, prometheus.GaugeValue, float64(n), state)
+	for _, state := range pool.HelperStates() {
+		ch <- prometheus.MustNewConstMetric(helpersDesc, prometheus.GaugeValue, float64(states[state]), string(state))
 	}
 	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Queued+st.Waiting))
 	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(st.InFlight))

@@ -200,7 +200,7 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 			drained = false
 		}
 		if !drained {
-			h.retire("caller gave up")
+			h.retire(RetireCallerGaveUp)
 		}
 		return false, p.waitError(ctx)
 	}

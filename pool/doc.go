@@ -100,4 +100,12 @@
 // Shutdown or Close returns. A caller that gives up while its helper is
 // answering gets its context's error at once; the answer is read and thrown
 // away in the background so that the helper stays in step and in service.
+//
+// # Vocabulary
+//
+// The errors and Result are package result's, under their older names here.
+// What a slot is doing (HelperState) and why a helper left service
+// (RetireReason) are listed in vocabulary.go; they are the values of
+// HelperStats, of `authpool status` and of the metrics' labels. WaitReady
+// waits until every slot is StateReady.
 package pool

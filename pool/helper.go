@@ -32,7 +32,7 @@ type helper struct {
 
 	mu      sync.Mutex
 	gone    bool          // retired or exited: never to be handed out again
-	reason  string        // why it was retired by the pool ("" if it exited)
+	reason  RetireReason  // why it was retired (RetireExit if nobody asked it to go)
 	retired chan struct{} // closed by retire
 	armed   bool          // a context watcher may still interrupt a read
 }
@@ -150,7 +150,7 @@ func ioError(err error) error {
 
 // retire marks h as never to be used again and tells its slot to replace it.
 // The first reason given wins; it reports whether this call retired h.
-func (h *helper) retire(reason string) bool {
+func (h *helper) retire(reason RetireReason) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.gone {
@@ -186,14 +186,14 @@ func (h *helper) arm(on bool) {
 
 // retireReason classifies an exchange error for logs and the restart
 // policy.
-func retireReason(err error) string {
+func retireReason(err error) RetireReason {
 	switch {
 	case errors.Is(err, ErrTimeout):
-		return "timeout"
+		return RetireTimeout
 	case errors.Is(err, ErrProtocol):
-		return "protocol error"
+		return RetireProtocol
 	case errors.Is(err, ErrHelperExited):
-		return "exited"
+		return RetireExit
 	}
-	return "error"
+	return RetireError
 }

@@ -1,11 +1,10 @@
 package pool
 
 import (
-	"context"
-	"errors"
 	"time"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/result"
 )
 
 // Observer receives the pool's events, for metrics. Its methods are called
@@ -19,55 +18,28 @@ type Observer interface {
 	// HelperStarted is called when a helper has started, with how long its
 	// start took.
 	HelperStarted(spawn time.Duration)
-	// HelperEnded is called when a helper leaves service, with why: "exit"
-	// or "signal" (it ended by itself), "timeout", "protocol error",
-	// "recycle", "reload", "pool shrunk", "caller gave up", "untrusted",
-	// "probe failed" or "shutdown".
+	// HelperEnded is called when a helper leaves service, with why: one of
+	// the RetireReason values (vocabulary.go), as a string so that
+	// Observers written before the type existed still satisfy the
+	// interface.
 	HelperEnded(reason string)
 	// OutOfStep is called each time a helper is caught out of step, with
-	// what it did: "output while idle", "extra output", "junk", "answers
-	// disagree" or "probe failed".
+	// what it did: "output_while_idle", "extra_output", "junk",
+	// "answers_disagree" or "probe_failed".
 	OutOfStep(what string)
 	// Trust is called when the helper command stops being trusted
 	// (trusted is false, and reason is the last thing a helper did wrong)
-	// and when it is trusted again ("probe passed", "new command").
+	// and when it is trusted again ("probe_passed", "new_command").
 	Trust(trusted bool, reason string)
 }
 
 // Outcome names a request's result for metrics and logs: "yes", "no", or
-// the native protocol's error kind ("timeout", "badrequest", ...).
-func Outcome(yes bool, err error) string {
-	switch {
-	case err != nil:
-		return string(ErrorKind(err))
-	case yes:
-		return "yes"
-	}
-	return "no"
-}
+// the native protocol's error kind. It is result.Outcome.
+func Outcome(yes bool, err error) string { return result.Outcome(yes, err) }
 
-// ErrorKind names err as the native protocol does (docs/PROTOCOL.md).
-func ErrorKind(err error) framing.ErrorKind {
-	switch {
-	case errors.Is(err, framing.ErrBadRequest):
-		return framing.KindBadRequest
-	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return framing.KindTimeout
-	case errors.Is(err, ErrUntrusted):
-		return framing.KindUntrusted
-	case errors.Is(err, ErrUnavailable):
-		return framing.KindUnavailable
-	case errors.Is(err, ErrOverloaded):
-		return framing.KindOverloaded
-	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
-		return framing.KindClosed
-	case errors.Is(err, framing.ErrProtocol):
-		return framing.KindProtocol
-	case errors.Is(err, ErrHelperExited):
-		return framing.KindExited
-	}
-	return framing.KindInternal
-}
+// ErrorKind names err as the native protocol does (docs/PROTOCOL.md). It is
+// result.Kind.
+func ErrorKind(err error) framing.ErrorKind { return result.Kind(err) }
 
 // nopObserver is the Observer when none is configured.
 type nopObserver struct{}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/result"
 )
 
 // Pool runs Config.Processes helpers and sends requests to them. It is safe
@@ -37,6 +38,7 @@ type Pool struct {
 	slots     []*slot              // Reconfigure adds and removes them
 	nextSlot  int                  // id of the next slot added
 	drained   chan struct{}
+	changed   chan struct{} // closed at the next slot state change; see WaitReady
 
 	quit     chan struct{} // closed when the slots must stop
 	quitOnce sync.Once
@@ -86,6 +88,7 @@ func (p *Pool) addSlots(n int) {
 		p.slots = append(p.slots, s)
 		p.wg.Go(s.run)
 	}
+	p.signalChangeLocked()
 }
 
 // Auth asks whether password is user@server's password.
@@ -134,11 +137,9 @@ func (p *Pool) Do(ctx context.Context, req framing.Request) (bool, error) {
 	return p.doBlocking(ctx, req)
 }
 
-// Result is the outcome of an asynchronous request.
-type Result struct {
-	OK  bool
-	Err error
-}
+// Result is the outcome of an asynchronous request; it is result.Result,
+// aliased so that code written against pool keeps compiling.
+type Result = result.Result
 
 // Submit starts req and returns at once; the channel receives exactly one
 // Result. In NonBlocking mode a full queue fails Submit with ErrOverloaded;
@@ -287,10 +288,11 @@ func (p *Pool) setSlotStateLocked(s *slot, st slotState, h *helper, restart bool
 		h.epoch = s.epoch
 		if p.trust.open || h.epoch != p.trustEpoch.Load() {
 			// Started just as the command was distrusted.
-			h.retire("untrusted")
+			h.retire(RetireUntrusted)
 		}
 	}
 	s.state, s.cur = st, h
+	p.signalChangeLocked()
 	if s.recycling && st != slotStarting && st != slotBackoff && st != slotProbing {
 		// The replacement is up (or none is coming): the next may go. One
 		// that cannot start keeps the place, so that a command that fails
@@ -340,6 +342,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true
+		p.signalChangeLocked()
 		if p.inflight == 0 {
 			close(p.drained)
 		}
@@ -419,13 +422,13 @@ func (p *Pool) closedError(err error) error {
 func (p *Pool) retire(h *helper, err error) {
 	reason := retireReason(err)
 	switch reason {
-	case "timeout":
+	case RetireTimeout:
 		p.stats.timeouts.Add(1)
-	case "protocol error":
+	case RetireProtocol:
 		p.stats.protocolErrors.Add(1)
 	}
 	h.retire(reason)
-	if reason == "protocol error" {
+	if reason == RetireProtocol {
 		p.caughtOutOfStep(h, stepWhat(err))
 	}
 }

@@ -236,24 +236,13 @@ func TestSpontaneousOutputIsNeverAnAnswer(t *testing.T) {
 	}
 }
 
-// waitReady waits, bounded, until every helper of p is running.
+// waitReady waits, bounded, until every helper of p is ready.
 func waitReady(t *testing.T, p *Pool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ready := 0
-		for _, h := range p.Stats().Helpers {
-			if h.State == "ready" {
-				ready++
-			}
-		}
-		if ready == p.Processes() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("helpers not ready: %+v", p.Stats().Helpers)
-		}
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady: %v; helpers %+v", err, p.Stats().Helpers)
 	}
 }
 
@@ -476,7 +465,7 @@ func TestShutdownLetsRequestsFinish(t *testing.T) {
 				t.Fatalf("Do after Shutdown = %v, want ErrClosed", err)
 			}
 			for _, h := range p.Stats().Helpers {
-				if h.PID != 0 || h.State != "stopped" {
+				if h.PID != 0 || h.State != StateStopped {
 					t.Fatalf("helper left after Shutdown: %+v", h)
 				}
 			}
@@ -601,7 +590,7 @@ func TestRecycling(t *testing.T) {
 						}
 						ready := 0
 						for _, h := range p.Stats().Helpers {
-							if h.State == "ready" && h.PID != 0 {
+							if h.State == StateReady && h.PID != 0 {
 								ready++
 							}
 						}

@@ -78,6 +78,7 @@ func (p *Pool) Reconfigure(ctx context.Context, cfg Config) error {
 	for _, s := range p.slots {
 		s.wake()
 	}
+	p.signalChangeLocked() // the count WaitReady waits for may have changed
 	p.log.Info("pool reconfigured", "helpers_replaced", respawn, "processes", c.Processes,
 		"timeout", c.Timeout, "protocol", c.Protocol)
 	return nil
@@ -88,4 +89,5 @@ func (p *Pool) removeSlot(s *slot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.slots = slices.DeleteFunc(p.slots, func(x *slot) bool { return x == s })
+	p.signalChangeLocked()
 }

@@ -37,11 +37,11 @@ func (p *Pool) recycleLocked(h *helper) bool {
 	if p.recycling > 0 || p.closed {
 		return false
 	}
-	reason := "recycle"
+	reason := RetireRecycle
 	if h.gen != p.specGen.Load() {
-		reason = "reload"
+		reason = RetireReload
 	} else if h.slot.removed.Load() {
-		reason = "pool shrunk"
+		reason = RetirePoolShrunk
 	}
 	if !h.retire(reason) {
 		return false

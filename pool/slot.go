@@ -21,9 +21,8 @@ const (
 	slotProbing                    // a helper is being probed to trust the command again
 )
 
-func (s slotState) String() string {
-	return [...]string{"starting", "ready", "backoff", "stopped", "untrusted", "probing"}[s]
-}
+// HelperState names s for HelperStats.
+func (s slotState) HelperState() HelperState { return HelperStates()[s] }
 
 // slot is one of the pool's Processes places. Its goroutine, run, owns the
 // helper in it from start to end and decides when to start the next one.
@@ -112,7 +111,7 @@ func (s *slot) run() {
 			p.probeDone(s, err)
 			if err != nil {
 				p.cfg.Observer.OutOfStep(stepProbe)
-				h.retire("untrusted")
+				h.retire(RetireUntrusted)
 				s.finish(h, log)
 				if p.quitting() || s.removed.Load() {
 					break
@@ -127,7 +126,7 @@ func (s *slot) run() {
 				s.failures.Add(1)
 				log.Error("replacement helper failed its probe; the helpers it was to replace serve on",
 					"pid", proc.Pid(), "err", err, "failures", s.failures.Load())
-				h.retire("probe failed")
+				h.retire(RetireProbeFailed)
 				s.finish(h, log)
 				if p.quitting() || s.removed.Load() {
 					break
@@ -188,14 +187,14 @@ func (s *slot) watch(h *helper) {
 func (s *slot) finish(h *helper, log *slog.Logger) {
 	p := s.p
 	if p.quitting() {
-		h.retire("quit")
+		h.retire(RetireShutdown)
 	}
-	exited := h.retire("") // false if the pool retired it first
+	exited := h.retire(RetireExit) // false if the pool retired it first
 	p.forget(h)
 	if h.served.Load() > 0 || time.Since(h.started) >= p.conf().HealthyAfter {
 		s.failures.Store(0)
 	}
-	if exited || h.reason == "exited" {
+	if exited || h.reason == RetireExit {
 		// Nobody asked it to go: it crashed, or was killed from outside.
 		// (Whether its slot or the request it was answering noticed first
 		// makes no difference.) Close also covers a helper that closed its
@@ -203,18 +202,14 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 		h.proc.Close()
 		s.failures.Add(1)
 		p.stats.exits.Add(1)
-		p.cfg.Observer.HelperEnded(exitReason(h))
+		p.cfg.Observer.HelperEnded(string(exitReason(h)))
 		log.Warn("helper exited", "pid", h.proc.Pid(), "status", h.proc.ExitState().String(), "failures", s.failures.Load())
 		return
 	}
-	if h.reason == "quit" {
-		p.cfg.Observer.HelperEnded("shutdown")
-	} else {
-		p.cfg.Observer.HelperEnded(h.reason)
-	}
+	p.cfg.Observer.HelperEnded(string(h.reason))
 	switch h.reason {
-	case "quit":
-	case "recycle", "reload", "pool shrunk":
+	case RetireShutdown:
+	case RetireRecycle, RetireReload, RetirePoolShrunk:
 		log.Info("helper recycled", "pid", h.proc.Pid(), "reason", h.reason, "served", h.served.Load(), "age", time.Since(h.started).Round(time.Millisecond))
 	default:
 		log.Warn("helper replaced", "pid", h.proc.Pid(), "reason", h.reason)
@@ -298,11 +293,11 @@ func (s *slot) wake() {
 }
 
 // exitReason says how a helper that ended by itself ended.
-func exitReason(h *helper) string {
+func exitReason(h *helper) RetireReason {
 	if st := h.proc.ExitState(); st != nil {
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "signal"
+			return RetireSignal
 		}
 	}
-	return "exit"
+	return RetireExit
 }

@@ -46,8 +46,8 @@ type Stats struct {
 // HelperStats describes one of the pool's slots.
 type HelperStats struct {
 	Slot     int
-	State    string // starting, ready, backoff, stopped, untrusted or probing
-	PID      int    // 0 when no helper is running
+	State    HelperState // see HelperStates
+	PID      int         // 0 when no helper is running
 	Uptime   time.Duration
 	Served   int64 // answers from the current helper
 	Restarts int   // helpers started in this slot after the first
@@ -76,7 +76,7 @@ func (p *Pool) Stats() Stats {
 		st.Untrusted, st.UntrustedReason = true, p.trust.reason
 	}
 	for _, s := range p.slots {
-		hs := HelperStats{Slot: s.id, State: s.state.String(), Restarts: s.restarts}
+		hs := HelperStats{Slot: s.id, State: s.state.HelperState(), Restarts: s.restarts}
 		if h := s.cur; h != nil {
 			hs.PID = h.proc.Pid()
 			hs.Uptime = time.Since(h.started).Round(time.Millisecond)

@@ -41,13 +41,22 @@ type trustState struct {
 	prober    *slot       // the slot probing a helper now, if any
 }
 
-// What a helper caught out of step did; these are the Observer's words.
+// What a helper caught out of step did: the Observer's words, metric label
+// values and Stats.UntrustedReason, so snake_case like the rest of the
+// vocabulary (vocabulary.go).
 const (
-	stepIdle     = "output while idle"
-	stepExtra    = "extra output"
+	stepIdle     = "output_while_idle"
+	stepExtra    = "extra_output"
 	stepJunk     = "junk"
-	stepProbe    = "probe failed"
-	stepDisagree = "answers disagree"
+	stepProbe    = "probe_failed"
+	stepDisagree = "answers_disagree"
+)
+
+// Why the helper command is trusted again (Observer.Trust with trusted
+// true).
+const (
+	trustProbePassed = "probe_passed"
+	trustNewCommand  = "new_command"
 )
 
 // outOfStep is an exchange failure that shows a helper's output is not in
@@ -138,7 +147,7 @@ func (p *Pool) distrustLocked(what string, now time.Time) {
 	p.cfg.Observer.Trust(false, what)
 	for _, s := range p.slots {
 		if s.cur != nil {
-			s.cur.retire("untrusted")
+			s.cur.retire(RetireUntrusted)
 		}
 	}
 	p.idle = p.idle[:0]
@@ -168,7 +177,7 @@ func (p *Pool) resetTrustLocked() {
 	p.suspectUntil.Store(0)
 	if wasOpen {
 		p.log.Info("helper command trusted: a new command replaces the untrusted one")
-		p.cfg.Observer.Trust(true, "new command")
+		p.cfg.Observer.Trust(true, trustNewCommand)
 	}
 }
 
@@ -242,7 +251,7 @@ func (p *Pool) probeDone(s *slot, err error) {
 		p.untrusted.Store(false)
 		p.log.Warn("helper command trusted again: a probe passed; one more helper out of step distrusts it again",
 			"probation", window)
-		p.cfg.Observer.Trust(true, "probe passed")
+		p.cfg.Observer.Trust(true, trustProbePassed)
 		return
 	}
 	p.trust.level++

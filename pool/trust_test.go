@@ -235,7 +235,7 @@ func TestTrustRestoredByProbe(t *testing.T) {
 				return p.Stats().Distrusted == 2
 			})
 			_, changes := obs.snapshot()
-			if len(changes) != 3 || changes[0].trusted || !changes[1].trusted || changes[1].reason != "probe passed" || changes[2].trusted {
+			if len(changes) != 3 || changes[0].trusted || !changes[1].trusted || changes[1].reason != trustProbePassed || changes[2].trusted {
 				t.Fatalf("trust changes %+v, want distrusted, probe passed, distrusted", changes)
 			}
 		})
@@ -451,7 +451,7 @@ func TestReloadCutsBackoffShort(t *testing.T) {
 	ctx := bounded(t)
 	eventually(t, "both slots to back off", func() bool {
 		for _, h := range p.Stats().Helpers {
-			if h.State != "backoff" {
+			if h.State != StateBackoff {
 				return false
 			}
 		}
@@ -495,7 +495,7 @@ func TestFailedReplacementKeepsWorkingHelpers(t *testing.T) {
 	})
 	ready := 0
 	for _, h := range p.Stats().Helpers {
-		if h.State == "ready" {
+		if h.State == StateReady {
 			ready++
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // codec is how one listener's clients frame requests and answers.
@@ -16,7 +16,7 @@ type codec interface {
 	// with what was read of an unfinished request, if anything.
 	read(br *bufio.Reader) (id, payload []byte, err error)
 	// appendAnswer encodes the answer to the request with id.
-	appendAnswer(dst, id []byte, r pool.Result) []byte
+	appendAnswer(dst, id []byte, r result.Result) []byte
 }
 
 // lineCodec reads generic lines and native (id-prefixed) lines on the same
@@ -42,7 +42,7 @@ func (lineCodec) read(br *bufio.Reader) (id, payload []byte, err error) {
 	return nil, line, nil
 }
 
-func (lineCodec) appendAnswer(dst, id []byte, r pool.Result) []byte {
+func (lineCodec) appendAnswer(dst, id []byte, r result.Result) []byte {
 	if id == nil {
 		if r.OK && r.Err == nil {
 			return append(dst, "1\n"...)
@@ -64,9 +64,9 @@ func (frameCodec) read(br *bufio.Reader) (id, payload []byte, err error) {
 	return nil, payload, err
 }
 
-func (frameCodec) appendAnswer(dst, _ []byte, r pool.Result) []byte {
+func (frameCodec) appendAnswer(dst, _ []byte, r result.Result) []byte {
 	return framing.Ejabberd.AppendAnswer(dst, r.OK && r.Err == nil)
 }
 
 // errorKind names err for a native answer.
-func errorKind(err error) framing.ErrorKind { return pool.ErrorKind(err) }
+func errorKind(err error) framing.ErrorKind { return result.Kind(err) }

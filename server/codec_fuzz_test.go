@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // Fuzz targets for what the daemon's listeners parse. Run one with
@@ -23,21 +23,21 @@ import (
 
 // fzResults are the results a pool can give, by fuzzed index: a yes, a
 // no, and each failure, one with a message that tries to forge an answer.
-var fzResults = []pool.Result{
+var fzResults = []result.Result{
 	{OK: true},
 	{OK: false},
-	{Err: pool.ErrTimeout},
-	{Err: fmt.Errorf("helper 3: %w", pool.ErrTimeout)},
-	{Err: pool.ErrUnavailable},
-	{Err: pool.ErrOverloaded},
-	{Err: pool.ErrClosed},
+	{Err: result.ErrTimeout},
+	{Err: fmt.Errorf("helper 3: %w", result.ErrTimeout)},
+	{Err: result.ErrUnavailable},
+	{Err: result.ErrOverloaded},
+	{Err: result.ErrClosed},
 	{Err: fmt.Errorf("%w: junk", framing.ErrProtocol)},
-	{Err: pool.ErrHelperExited},
+	{Err: result.ErrHelperExited},
 	{Err: fmt.Errorf("%w: empty password", framing.ErrBadRequest)},
 	{Err: context.DeadlineExceeded},
 	{Err: context.Canceled},
 	{Err: errors.New("boom\n7 1\r\n8 1")},
-	{OK: true, Err: pool.ErrTimeout}, // never a yes
+	{OK: true, Err: result.ErrTimeout}, // never a yes
 }
 
 // fzMaskPassword changes every byte after a payload's third ':' but line
@@ -63,9 +63,9 @@ func fzMaskPassword(payload []byte) []byte {
 
 // fzAnswer is what a connection answers to one read: the refusal that
 // came with it, or ParseRequest's, or the fuzzed result of a valid one.
-func fzAnswer(t *testing.T, cd codec, id, payload []byte, readErr error, res pool.Result) []byte {
+func fzAnswer(t *testing.T, cd codec, id, payload []byte, readErr error, res result.Result) []byte {
 	t.Helper()
-	r := pool.Result{Err: readErr}
+	r := result.Result{Err: readErr}
 	if readErr == nil {
 		req, err := framing.ParseRequest(payload)
 		switch {
@@ -131,13 +131,13 @@ func FuzzCodec(f *testing.F) {
 	f.Add([]byte("5 auth:a:b:\n6 isuser:a:b\n"), false, uint8(2), uint16(11), uint16(33768), byte('p'))
 	f.Add([]byte("auth:a:b:\n"), false, uint8(0), uint16(9), uint16(32768+600-8-2), byte('p'))
 	f.Add([]byte("\xff\xffauth:a:b:"), true, uint8(0), uint16(11), uint16(32768+600-21-2-9), byte('p'))
-	f.Fuzz(func(t *testing.T, data []byte, ejabberd bool, result uint8, at, n uint16, fill byte) {
+	f.Fuzz(func(t *testing.T, data []byte, ejabberd bool, pick uint8, at, n uint16, fill byte) {
 		data = fzRun(data, at, n, fill)
 		var cd codec = lineCodec{}
 		if ejabberd {
 			cd = frameCodec{}
 		}
-		res := fzResults[int(result)%len(fzResults)]
+		res := fzResults[int(pick)%len(fzResults)]
 		answers := fzReadAndAnswer(t, cd, data, res)
 		masked := fzReadAndAnswer(t, cd, fzMaskPasswords(data, ejabberd), res)
 		if !bytes.Equal(answers, masked) {
@@ -183,7 +183,7 @@ func fzMaskPasswords(data []byte, ejabberd bool) []byte {
 
 // fzReadAndAnswer reads data with cd as a connection would, checks each
 // read and its answer, and returns all the answers.
-func fzReadAndAnswer(t *testing.T, cd codec, data []byte, res pool.Result) []byte {
+func fzReadAndAnswer(t *testing.T, cd codec, data []byte, res result.Result) []byte {
 	t.Helper()
 	_, native := cd.(lineCodec)
 	br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
@@ -221,9 +221,9 @@ func fzReadAndAnswer(t *testing.T, cd codec, data []byte, res pool.Result) []byt
 		// by ParseRequest, or else the pool's.
 		final := res
 		if err != nil {
-			final = pool.Result{Err: err}
+			final = result.Result{Err: err}
 		} else if _, perr := framing.ParseRequest(payload); perr != nil {
-			final = pool.Result{Err: perr}
+			final = result.Result{Err: perr}
 		}
 		yes := final.OK && final.Err == nil
 		switch {

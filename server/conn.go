@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // conn is one client connection. readLoop parses requests and starts them;
@@ -48,7 +48,7 @@ type conn struct {
 type call struct {
 	id     []byte          // native request id; nil for ordered answers
 	req    framing.Request // zero when refused before parsing
-	res    <-chan pool.Result
+	res    <-chan result.Result
 	status []byte // the answer to a native status request
 }
 
@@ -130,7 +130,7 @@ func (c *conn) readLoop() {
 }
 
 // submit parses and starts one request.
-func (c *conn) submit(payload []byte) (framing.Request, <-chan pool.Result) {
+func (c *conn) submit(payload []byte) (framing.Request, <-chan result.Result) {
 	req, err := framing.ParseRequest(payload)
 	if err != nil {
 		// The operation alone, for the log: which kind of request a
@@ -164,15 +164,15 @@ func (c *conn) status() []byte {
 	return b // json.Marshal never writes a line end
 }
 
-func answered() <-chan pool.Result {
-	ch := make(chan pool.Result, 1)
-	ch <- pool.Result{}
+func answered() <-chan result.Result {
+	ch := make(chan result.Result, 1)
+	ch <- result.Result{}
 	return ch
 }
 
-func failed(err error) <-chan pool.Result {
-	ch := make(chan pool.Result, 1)
-	ch <- pool.Result{Err: err}
+func failed(err error) <-chan result.Result {
+	ch := make(chan result.Result, 1)
+	ch <- result.Result{Err: err}
 	return ch
 }
 
@@ -236,7 +236,7 @@ func (q *orderedQueue) nextReady() bool {
 // flushed unless another answer is about to follow (more, or a native
 // answer in hand), so a pipelining client gets its answers in few writes
 // and none waits behind a slow one.
-func (c *conn) finish(cl call, r pool.Result, more, native bool) {
+func (c *conn) finish(cl call, r result.Result, more, native bool) {
 	switch {
 	case errors.Is(r.Err, framing.ErrBadRequest) && cl.req.User == "":
 		// Refused before it parsed: its operation, if it had one, and the

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // fzPool is a Submitter that records what reaches it and answers with a
@@ -26,17 +26,17 @@ type fzPool struct {
 }
 
 type fzOutcome struct {
-	submitErr error       // Submit fails with this
-	res       pool.Result // or the result is this
-	status    int         // what docs/PROTOCOL.md makes of it (yes/no: 0)
+	submitErr error         // Submit fails with this
+	res       result.Result // or the result is this
+	status    int           // what docs/PROTOCOL.md makes of it (yes/no: 0)
 }
 
-func (p *fzPool) Submit(_ context.Context, req framing.Request) (<-chan pool.Result, error) {
+func (p *fzPool) Submit(_ context.Context, req framing.Request) (<-chan result.Result, error) {
 	p.seen = append(p.seen, req)
 	if p.outcome.submitErr != nil {
 		return nil, p.outcome.submitErr
 	}
-	ch := make(chan pool.Result, 1)
+	ch := make(chan result.Result, 1)
 	ch <- p.outcome.res
 	return ch, nil
 }
@@ -44,23 +44,23 @@ func (p *fzPool) Submit(_ context.Context, req framing.Request) (<-chan pool.Res
 // fzOutcomes are what a pool can answer, by fuzzed index, and the status
 // docs/PROTOCOL.md gives each failure.
 var fzOutcomes = [16]fzOutcome{
-	{res: pool.Result{OK: true}},
-	{res: pool.Result{OK: false}},
-	{res: pool.Result{Err: fmt.Errorf("helper 3: %w", pool.ErrTimeout)}, status: 504},
-	{res: pool.Result{Err: pool.ErrUnavailable}, status: 503},
-	{res: pool.Result{Err: pool.ErrOverloaded}, status: 503},
-	{res: pool.Result{Err: pool.ErrClosed}, status: 503},
-	{res: pool.Result{Err: fmt.Errorf("%w: junk", framing.ErrProtocol)}, status: 502},
-	{res: pool.Result{Err: pool.ErrHelperExited}, status: 502},
-	{res: pool.Result{Err: fmt.Errorf("%w: empty password", framing.ErrBadRequest)}, status: 400},
-	{res: pool.Result{Err: context.DeadlineExceeded}, status: 504},
-	{res: pool.Result{Err: context.Canceled}, status: 503},
-	{submitErr: pool.ErrOverloaded, status: 503},
-	{submitErr: pool.ErrClosed, status: 503},
+	{res: result.Result{OK: true}},
+	{res: result.Result{OK: false}},
+	{res: result.Result{Err: fmt.Errorf("helper 3: %w", result.ErrTimeout)}, status: 504},
+	{res: result.Result{Err: result.ErrUnavailable}, status: 503},
+	{res: result.Result{Err: result.ErrOverloaded}, status: 503},
+	{res: result.Result{Err: result.ErrClosed}, status: 503},
+	{res: result.Result{Err: fmt.Errorf("%w: junk", framing.ErrProtocol)}, status: 502},
+	{res: result.Result{Err: result.ErrHelperExited}, status: 502},
+	{res: result.Result{Err: fmt.Errorf("%w: empty password", framing.ErrBadRequest)}, status: 400},
+	{res: result.Result{Err: context.DeadlineExceeded}, status: 504},
+	{res: result.Result{Err: context.Canceled}, status: 503},
+	{submitErr: result.ErrOverloaded, status: 503},
+	{submitErr: result.ErrClosed, status: 503},
 	{submitErr: fmt.Errorf("%w: the generic protocol has no tryregister", framing.ErrBadRequest), status: 400},
-	{res: pool.Result{OK: true, Err: pool.ErrTimeout}, status: 504}, // an error is never a yes
+	{res: result.Result{OK: true, Err: result.ErrTimeout}, status: 504}, // an error is never a yes
 	// Not a failure a pool gives: docs/PROTOCOL.md has no status for it.
-	{res: pool.Result{Err: errors.New("something else")}, status: 500},
+	{res: result.Result{Err: errors.New("something else")}, status: 500},
 }
 
 // fzHTTPOps is docs/PROTOCOL.md's table of methods: verb, operation, and

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -18,7 +18,7 @@ var ErrServerClosed = errors.New("server: closed")
 
 // Submitter runs requests; *pool.Pool is one.
 type Submitter interface {
-	Submit(ctx context.Context, req framing.Request) (<-chan pool.Result, error)
+	Submit(ctx context.Context, req framing.Request) (<-chan result.Result, error)
 }
 
 // Config configures a Server. Pool is required; every zero value has the

@@ -10,16 +10,16 @@ import (
 	"testing"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // instantPool answers at once, so the benchmarks measure the server and
 // its socket, not helpers.
 type instantPool struct{}
 
-func (instantPool) Submit(_ context.Context, req framing.Request) (<-chan pool.Result, error) {
-	ch := make(chan pool.Result, 1)
-	ch <- pool.Result{OK: req.Password == "right"}
+func (instantPool) Submit(_ context.Context, req framing.Request) (<-chan result.Result, error) {
+	ch := make(chan result.Result, 1)
+	ch <- result.Result{OK: req.Password == "right"}
 	return ch, nil
 }
 

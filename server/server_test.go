@@ -17,7 +17,7 @@ import (
 
 	"github.com/authpool/authpool/framing"
 	"github.com/authpool/authpool/internal/testutil/fakepool"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -32,7 +32,7 @@ func newFake(maxWait time.Duration) *fakePool {
 	return &fakePool{
 		Answer:   func(req framing.Request) bool { return req.Password == reverse(req.User) },
 		Failures: failures,
-		Refusals: map[string]error{"overload": pool.ErrOverloaded},
+		Refusals: map[string]error{"overload": result.ErrOverloaded},
 		Delay: func(req framing.Request) time.Duration {
 			var d time.Duration
 			if maxWait > 0 {
@@ -48,13 +48,13 @@ func newFake(maxWait time.Duration) *fakePool {
 
 // failures are the results of requests for these users.
 var failures = map[string]error{
-	"fail":        pool.ErrTimeout,
-	"timeout":     fmt.Errorf("helper 3: %w", pool.ErrTimeout),
-	"unavailable": pool.ErrUnavailable,
-	"untrusted":   pool.ErrUntrusted,
+	"fail":        result.ErrTimeout,
+	"timeout":     fmt.Errorf("helper 3: %w", result.ErrTimeout),
+	"unavailable": result.ErrUnavailable,
+	"untrusted":   result.ErrUntrusted,
 	"protocol":    fmt.Errorf("%w: junk", framing.ErrProtocol),
-	"exited":      pool.ErrHelperExited,
-	"closed":      pool.ErrClosed,
+	"exited":      result.ErrHelperExited,
+	"closed":      result.ErrClosed,
 	"weird":       errors.New("something else"),
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 	"github.com/authpool/authpool/xmppauth"
 )
 
@@ -59,7 +60,7 @@ func ExampleHook() {
 
 	p.Close() // or a helper that hangs, or one that cannot start
 	ok, err = checkPassword(ctx, "bob", "example.com", "builder")
-	fmt.Println(ok, errors.Is(err, xmppauth.ErrTemporary), errors.Is(err, pool.ErrClosed))
+	fmt.Println(ok, errors.Is(err, xmppauth.ErrTemporary), errors.Is(err, result.ErrClosed))
 	// Output:
 	// true <nil>
 	// false <nil>

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // Checker checks a password. *pool.Pool and *client.Client are Checkers.
@@ -45,7 +45,7 @@ func (r Result) String() string {
 // package documentation for the table.
 func ResultOf(ok bool, err error) Result {
 	switch {
-	case errors.Is(err, pool.ErrBadRequest):
+	case errors.Is(err, result.ErrBadRequest):
 		return NotAuthorized
 	case err != nil:
 		return TemporaryAuthFailure

@@ -8,6 +8,7 @@ import (
 
 	"github.com/authpool/authpool/client"
 	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // Both ways of reaching helpers are Checkers.
@@ -26,14 +27,14 @@ var results = []struct {
 }{
 	{"yes", true, nil, Success},
 	{"no", false, nil, NotAuthorized},
-	{"bad request", false, fmt.Errorf("%w: user contains ':'", pool.ErrBadRequest), NotAuthorized},
-	{"timeout", false, pool.ErrTimeout, TemporaryAuthFailure},
-	{"wrapped timeout", false, fmt.Errorf("%w waiting for a free helper", pool.ErrTimeout), TemporaryAuthFailure},
-	{"unavailable", false, pool.ErrUnavailable, TemporaryAuthFailure},
-	{"overloaded", false, pool.ErrOverloaded, TemporaryAuthFailure},
-	{"helper exited", false, pool.ErrHelperExited, TemporaryAuthFailure},
-	{"protocol", false, pool.ErrProtocol, TemporaryAuthFailure},
-	{"closed", false, pool.ErrClosed, TemporaryAuthFailure},
+	{"bad request", false, fmt.Errorf("%w: user contains ':'", result.ErrBadRequest), NotAuthorized},
+	{"timeout", false, result.ErrTimeout, TemporaryAuthFailure},
+	{"wrapped timeout", false, fmt.Errorf("%w waiting for a free helper", result.ErrTimeout), TemporaryAuthFailure},
+	{"unavailable", false, result.ErrUnavailable, TemporaryAuthFailure},
+	{"overloaded", false, result.ErrOverloaded, TemporaryAuthFailure},
+	{"helper exited", false, result.ErrHelperExited, TemporaryAuthFailure},
+	{"protocol", false, result.ErrProtocol, TemporaryAuthFailure},
+	{"closed", false, result.ErrClosed, TemporaryAuthFailure},
 	{"daemon closing", false, client.ErrDaemonClosing, TemporaryAuthFailure},
 	{"daemon unreachable", false, client.ErrConnection, TemporaryAuthFailure},
 	{"deadline", false, context.DeadlineExceeded, TemporaryAuthFailure},
@@ -41,7 +42,7 @@ var results = []struct {
 	{"unknown error", false, errOther, TemporaryAuthFailure},
 	// A yes that comes with an error is not a yes.
 	{"yes with an error", true, errOther, TemporaryAuthFailure},
-	{"yes with a bad request", true, pool.ErrBadRequest, NotAuthorized},
+	{"yes with a bad request", true, result.ErrBadRequest, NotAuthorized},
 }
 
 func TestResultOf(t *testing.T) {

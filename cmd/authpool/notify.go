@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
@@ -20,11 +20,10 @@ func notifyReadyWhenUp(ctx context.Context, p *pool.Pool, cfg pool.Config, log *
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		deadline := time.Now().Add(cfg.Timeout + cfg.StartTimeout)
-		for time.Now().Before(deadline) && ctx.Err() == nil && !allReady(p) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if ctx.Err() != nil {
+		wctx, cancel := context.WithTimeout(ctx, cfg.Timeout+cfg.StartTimeout)
+		err := p.WaitReady(wctx)
+		cancel()
+		if ctx.Err() != nil || errors.Is(err, pool.ErrClosed) {
 			return
 		}
 		if sent, err := sd.SdNotify(false, sd.SdNotifyReady); err != nil {
@@ -34,15 +33,6 @@ func notifyReadyWhenUp(ctx context.Context, p *pool.Pool, cfg pool.Config, log *
 		}
 	}()
 	return done
-}
-
-func allReady(p *pool.Pool) bool {
-	for _, h := range p.Stats().Helpers {
-		if h.State != "ready" {
-			return false
-		}
-	}
-	return true
 }
 
 // notifyStopping tells systemd the daemon is shutting down.

@@ -23,7 +23,7 @@ func opsHandler(m *metrics.Metrics, p *pool.Pool, status func() any) http.Handle
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		for _, h := range p.Stats().Helpers {
-			if h.State == "ready" {
+			if h.State == pool.StateReady {
 				w.Write([]byte("ok\n"))
 				return
 			}
@@ -86,12 +86,12 @@ type cacheStatus struct {
 }
 
 type helperStatus struct {
-	Slot          int     `json:"slot"`
-	State         string  `json:"state"`
-	PID           int     `json:"pid,omitempty"`
-	UptimeSeconds float64 `json:"uptime_seconds"`
-	Served        int64   `json:"served"`
-	Restarts      int     `json:"restarts"`
+	Slot          int              `json:"slot"`
+	State         pool.HelperState `json:"state"`
+	PID           int              `json:"pid,omitempty"`
+	UptimeSeconds float64          `json:"uptime_seconds"`
+	Served        int64            `json:"served"`
+	Restarts      int              `json:"restarts"`
 }
 
 type totals struct {

@@ -103,7 +103,7 @@ func TestStrayAnswersDistrustHelpers(t *testing.T) {
 	}
 	within(t, "two failed probes in the metrics", func() bool {
 		_, page := get("/metrics")
-		return metricValue(page, `authpool_helper_out_of_step_total{what="probe failed"}`) >= 2
+		return metricValue(page, `authpool_helper_out_of_step_total{what="probe_failed"}`) >= 2
 	})
 	elapsed := time.Since(openSince) + untrustedFor
 	_, page := get("/metrics")

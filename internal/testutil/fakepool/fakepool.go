@@ -2,7 +2,7 @@
 // above pool (server, client): it answers by a rule, after a delay of the
 // test's choosing, fails the requests of chosen users, and records every
 // request that reached it. It is a package of its own, not part of
-// testutil, because pool's own tests use testutil and this imports pool.
+// testutil, so that testutil stays free of the packages it serves.
 package fakepool
 
 import (
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/pool"
+	"github.com/authpool/authpool/result"
 )
 
 // Pool is a Submitter in memory. Every field is optional; the zero value
@@ -39,27 +39,27 @@ func DefaultAnswer(req framing.Request) bool {
 
 // Submit records req and answers it from a goroutine of its own, as a pool
 // does; Wait waits for those goroutines.
-func (p *Pool) Submit(_ context.Context, req framing.Request) (<-chan pool.Result, error) {
+func (p *Pool) Submit(_ context.Context, req framing.Request) (<-chan result.Result, error) {
 	p.mu.Lock()
 	p.seen = append(p.seen, req)
 	p.mu.Unlock()
 	if err := p.Refusals[req.User]; err != nil {
 		return nil, err
 	}
-	ch := make(chan pool.Result, 1)
+	ch := make(chan result.Result, 1)
 	p.wg.Go(func() {
 		if p.Delay != nil {
 			time.Sleep(p.Delay(req)) // the fake helper's work
 		}
 		if err := p.Failures[req.User]; err != nil {
-			ch <- pool.Result{Err: err}
+			ch <- result.Result{Err: err}
 			return
 		}
 		answer := p.Answer
 		if answer == nil {
 			answer = DefaultAnswer
 		}
-		ch <- pool.Result{OK: answer(req)}
+		ch <- result.Result{OK: answer(req)}
 	})
 	return ch, nil
 }
