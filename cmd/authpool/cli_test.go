@@ -1,11 +1,15 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authpool/authpool/cache"
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/internal/testutil/fakepool"
+	"github.com/authpool/authpool/metrics"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
 )
@@ -67,5 +71,45 @@ func TestJSONLogsReadable(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("JSON log %s lacks %s", b.String(), want)
 		}
+	}
+}
+
+// The README names every metric the daemon exports: each authpool_ family,
+// and the Go runtime's and the process's.
+func TestReadmeNamesEveryMetric(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	m := metrics.New()
+	m.Watch(func() pool.Stats { return pool.Stats{} })
+	// Vectors appear once they have a value.
+	m.Request(framing.OpAuth, "yes", time.Millisecond, time.Millisecond)
+	m.HelperEnded(string(pool.RetireExit))
+	m.OutOfStep("extra_output")
+	m.Trust(true, "new_command")
+	c, err := cache.New(cache.Config{Next: &fakepool.Pool{}, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Register(cacheCollector(c))
+	fams, err := m.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var goOrProcess bool
+	for _, f := range fams {
+		name := f.GetName()
+		if short, ok := strings.CutPrefix(name, "authpool_"); ok {
+			if !strings.Contains(readme, "`"+short) && !strings.Contains(readme, name) {
+				t.Errorf("README does not name the metric %s", name)
+			}
+			continue
+		}
+		goOrProcess = true
+	}
+	if goOrProcess && (!strings.Contains(readme, "`go_`") || !strings.Contains(readme, "`process_`")) {
+		t.Error("README does not say that the Go runtime's (go_) and the process's (process_) metrics are exported")
 	}
 }
