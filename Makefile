@@ -91,13 +91,32 @@ integration:
 	AUTHPOOL_LPTY_DIR=$(CURDIR)/bin/lpty $(GO) test -tags integration -count=1 -run 'TestEjabberd|TestProsody' -v ./cmd/authpool
 	$(GO) test -tags integration -count=1 -run 'TestGoSendxmpp' -v ./examples/xmppd
 
-# The binary, and authpool-connect: a link that runs "authpool connect" for
-# callers that cannot pass arguments (Prosody's external_auth_command).
-PREFIX  ?= /usr/local
-DESTDIR ?=
+# The binary; authpool-connect, a link that runs "authpool connect" for
+# callers that cannot pass arguments (Prosody's external_auth_command); the
+# systemd units (ExecStart pointing at this PREFIX); an example config as
+# /etc/authpool/authpool.toml unless one exists. As root with no DESTDIR it
+# also creates the system user the unit runs as (authpool), if missing.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+SYSTEMD_DIR ?= /etc/systemd/system
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/authpool
 	ln -sf authpool $(DESTDIR)$(PREFIX)/bin/authpool-connect
+	install -d $(DESTDIR)$(SYSTEMD_DIR)
+	sed 's|/usr/local/bin/authpool|$(PREFIX)/bin/authpool|' contrib/systemd/authpool.service > $(DESTDIR)$(SYSTEMD_DIR)/authpool.service
+	install -m 0644 contrib/systemd/authpool.socket $(DESTDIR)$(SYSTEMD_DIR)/authpool.socket
+	install -d -m 0755 $(DESTDIR)/etc/authpool
+	@if [ -e $(DESTDIR)/etc/authpool/authpool.toml ]; then \
+	  echo "kept $(DESTDIR)/etc/authpool/authpool.toml"; \
+	else \
+	  install -m 0644 contrib/authpool.toml.example $(DESTDIR)/etc/authpool/authpool.toml && \
+	  echo "installed $(DESTDIR)/etc/authpool/authpool.toml: set the helper command in it"; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! id authpool >/dev/null 2>&1; then \
+	  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin authpool && \
+	  echo "created the system user authpool, which authpool.service runs as"; \
+	fi
+	@echo "then: systemctl daemon-reload && systemctl enable --now authpool.socket"
 
 clean:
 	rm -rf bin $(SOCKET)

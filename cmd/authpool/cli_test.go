@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,42 @@ func TestReadmeNamesEveryMetric(t *testing.T) {
 	}
 	if goOrProcess && (!strings.Contains(readme, "`go_`") || !strings.Contains(readme, "`process_`")) {
 		t.Error("README does not say that the Go runtime's (go_) and the process's (process_) metrics are exported")
+	}
+}
+
+// make install puts the binary, the connect link, the units (pointing at
+// the binary) and a config in place, and keeps a config that exists.
+func TestMakeInstall(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	dest := t.TempDir()
+	install := func() string {
+		cmd := exec.Command("make", "-C", "../..", "install", "DESTDIR="+dest, "PREFIX=/opt/authpool")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make install: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	install()
+	for _, p := range []string{"/opt/authpool/bin/authpool", "/etc/systemd/system/authpool.socket", "/etc/authpool/authpool.toml"} {
+		if _, err := os.Stat(dest + p); err != nil {
+			t.Errorf("make install did not install %s: %v", p, err)
+		}
+	}
+	if l, err := os.Readlink(dest + "/opt/authpool/bin/authpool-connect"); err != nil || l != "authpool" {
+		t.Errorf("authpool-connect: %q, %v; want a link to authpool", l, err)
+	}
+	unit, _ := os.ReadFile(dest + "/etc/systemd/system/authpool.service")
+	if !strings.Contains(string(unit), "ExecStart=/opt/authpool/bin/authpool serve") {
+		t.Errorf("the unit does not start the installed binary:\n%s", unit)
+	}
+	os.WriteFile(dest+"/etc/authpool/authpool.toml", []byte("# mine\n"), 0o644)
+	if out := install(); !strings.Contains(out, "kept") {
+		t.Errorf("a second install did not say it kept the config:\n%s", out)
+	}
+	if b, _ := os.ReadFile(dest + "/etc/authpool/authpool.toml"); string(b) != "# mine\n" {
+		t.Errorf("make install overwrote an existing config")
 	}
 }
