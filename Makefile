@@ -93,7 +93,8 @@ integration:
 
 # The binary; authpool-connect, a link that runs "authpool connect" for
 # callers that cannot pass arguments (Prosody's external_auth_command); the
-# systemd units (ExecStart pointing at this PREFIX); an example config as
+# systemd units (ExecStart pointing at this PREFIX); bash completion; an
+# example config as
 # /etc/authpool/authpool.toml unless one exists. As root with no DESTDIR it
 # also creates the system user the unit runs as (authpool), if missing.
 PREFIX      ?= /usr/local
@@ -105,6 +106,7 @@ install: build
 	install -d $(DESTDIR)$(SYSTEMD_DIR)
 	sed 's|/usr/local/bin/authpool|$(PREFIX)/bin/authpool|' contrib/systemd/authpool.service > $(DESTDIR)$(SYSTEMD_DIR)/authpool.service
 	install -m 0644 contrib/systemd/authpool.socket $(DESTDIR)$(SYSTEMD_DIR)/authpool.socket
+	install -D -m 0644 contrib/bash-completion/authpool $(DESTDIR)/usr/share/bash-completion/completions/authpool
 	install -d -m 0755 $(DESTDIR)/etc/authpool
 	@if [ -e $(DESTDIR)/etc/authpool/authpool.toml ]; then \
 	  echo "kept $(DESTDIR)/etc/authpool/authpool.toml"; \

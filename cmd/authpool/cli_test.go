@@ -131,7 +131,8 @@ func TestMakeInstall(t *testing.T) {
 		return string(out)
 	}
 	install()
-	for _, p := range []string{"/opt/authpool/bin/authpool", "/etc/systemd/system/authpool.socket", "/etc/authpool/authpool.toml"} {
+	for _, p := range []string{"/opt/authpool/bin/authpool", "/etc/systemd/system/authpool.socket", "/etc/authpool/authpool.toml",
+		"/usr/share/bash-completion/completions/authpool"} {
 		if _, err := os.Stat(dest + p); err != nil {
 			t.Errorf("make install did not install %s: %v", p, err)
 		}
@@ -149,5 +150,31 @@ func TestMakeInstall(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dest + "/etc/authpool/authpool.toml"); string(b) != "# mine\n" {
 		t.Errorf("make install overwrote an existing config")
+	}
+}
+
+// Bash completion offers the subcommands, and each one's flags as its help
+// lists them.
+func TestBashCompletion(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	// The test binary stands in for authpool: it runs main with mainEnv.
+	script := `source ../../contrib/bash-completion/authpool
+complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _authpool; echo "${COMPREPLY[*]}"; }
+complete_words "$AUTHPOOL" st
+complete_words "$AUTHPOOL" serve --max-req
+complete_words "$AUTHPOOL" connect --log
+complete_words "$AUTHPOOL" help be
+`
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Env = append(os.Environ(), "AUTHPOOL="+os.Args[0], mainEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bash: %v\n%s", err, out)
+	}
+	want := "status\n--max-requests\n--log-file --log-level\nbench\n"
+	if string(out) != want {
+		t.Errorf("completions:\n%s\nwant:\n%s", out, want)
 	}
 }
