@@ -224,7 +224,7 @@ func TestBenchNothingAnsweredExits2(t *testing.T) {
 	withCreds := strings.Replace(srv.URL, "http://", "http://prosody:"+secretMark+"@", 1)
 	code, stdout, stderr := runBench(t, "--http", withCreds+"/auth/", "--requests", "20", "--warmup", "0", "--progress", "none",
 		"--credentials", scripts(t, "demo-credentials.txt"))
-	if code != 2 || !strings.Contains(stderr, "no request was answered") || !strings.Contains(stderr, "http 401") {
+	if code != 2 || !strings.Contains(stderr, "no request was answered") || !strings.Contains(stderr, "http_401") {
 		t.Errorf("exit %d, stderr %q; want 2 and the 401s", code, stderr)
 	}
 	if strings.Contains(stdout+stderr, secretMark) {
