@@ -462,16 +462,18 @@ func (p *progress) update(pr bench.Progress) {
 			max = pr.Duration.Milliseconds()
 		}
 		p.phase = pr.Phase
+		// The bar's own clock starts when the bar is drawn, a tick after
+		// the phase: the run's clock (pr.Elapsed) is shown instead.
 		p.bar = progressbar.NewOptions64(max,
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetWidth(30),
-			progressbar.OptionSetPredictTime(pr.Requests > 0),
-			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionSetElapsedTime(false),
+			progressbar.OptionSetPredictTime(false),
 			progressbar.OptionThrottle(50*time.Millisecond),
 			progressbar.OptionSetRenderBlankState(true),
 		)
 	}
-	p.bar.Describe(fmt.Sprintf("%-7s %7.0f/s  errors %d  wrong %d", pr.Phase, pr.Rate, pr.Errors, pr.Wrong))
+	p.bar.Describe(fmt.Sprintf("%-7s %5.1fs %7.0f/s  errors %d  wrong %d", pr.Phase, pr.Elapsed.Seconds(), pr.Rate, pr.Errors, pr.Wrong))
 	if pr.Requests > 0 {
 		p.bar.Set64(pr.Done)
 	} else {

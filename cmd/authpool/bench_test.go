@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -229,5 +230,29 @@ func TestBenchNothingAnsweredExits2(t *testing.T) {
 	}
 	if strings.Contains(stdout+stderr, secretMark) {
 		t.Errorf("bench printed the URL's password:\n%s%s", stdout, stderr)
+	}
+}
+
+// The progress bar shows the run's clock, not one of its own that starts
+// when the bar is first drawn.
+func TestBenchProgressClock(t *testing.T) {
+	code, stdout, stderr := runBench(t, "--progress", "bar", "--duration", "1s", "--warmup", "0", "--spawn-samples", "0", "--json",
+		"--credentials", scripts(t, "demo-credentials.txt"), "--", scripts(t, "sample.py"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	frames := strings.Split(stderr, "\r")
+	last := ""
+	for _, f := range frames {
+		if strings.Contains(f, "measure") {
+			last = f
+		}
+	}
+	rep := benchJSON(t, stdout)
+	if want := fmt.Sprintf("measure %5.1fs", rep.Seconds); !strings.Contains(last, want) {
+		t.Errorf("last frame %q: want the measured phase's length, %q", last, want)
+	}
+	if strings.Contains(stderr, "[") {
+		t.Errorf("the bar shows a clock of its own: %q", last)
 	}
 }
