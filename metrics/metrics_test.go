@@ -66,6 +66,11 @@ func TestMetricsMove(t *testing.T) {
 	for value(scrape(t, m), `authpool_helper_restarts_total{reason="exit"}`) != "2" && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	// The crashed helper's replacement may still be starting: the gauge
+	// is read once it is up, not raced against its start.
+	if err := p.WaitReady(ctx); err != nil {
+		t.Fatalf("helpers not ready again: %v", err)
+	}
 	page := scrape(t, m)
 	for series, want := range map[string]string{
 		`authpool_requests_total{op="auth",result="yes"}`:        "1",
