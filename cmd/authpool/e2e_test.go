@@ -410,9 +410,11 @@ func TestOverload(t *testing.T) {
 				t.Fatalf("round %d: answer %q", round, a)
 			}
 		}
-		// Two at the helpers and four queued, give or take the requests
-		// that finish while the flood is being read.
-		if admitted < 6 || admitted > 20 || refused+admitted != 100 {
+		// Four queued, and up to two more taken by the helpers' workers if
+		// they dequeue while the flood is being read (on a loaded machine
+		// they may not get a CPU before the queue is full), give or take
+		// the requests that finish meanwhile.
+		if admitted < 4 || admitted > 20 || refused+admitted != 100 {
 			t.Fatalf("round %d: %d admitted, %d refused", round, admitted, refused)
 		}
 		c.want("auth:alice:example.com:wonderland", "1")
