@@ -235,3 +235,69 @@ func within(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// steadyLoad keeps connections to a daemon busy with right and wrong
+// passwords, checking every answer, until stopped: the load under which a
+// reload must fail no request.
+type steadyLoad struct {
+	t        *testing.T
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	answered int
+	bad      int // wrong answers and failed requests
+}
+
+func startSteadyLoad(t *testing.T, socket string, conns int) *steadyLoad {
+	l := &steadyLoad{t: t, stopCh: make(chan struct{})}
+	for g := range conns {
+		l.wg.Go(func() {
+			c, err := net.Dial("unix", socket)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			for i := 0; ; i++ {
+				select {
+				case <-l.stopCh:
+					return
+				default:
+				}
+				line, want := "auth:alice:example.com:wonderland", "1\n"
+				if (g+i)%2 == 1 {
+					line, want = "auth:bob:example.com:"+secretMark, "0\n"
+				}
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				fmt.Fprintf(c, "%s\n", line)
+				got, err := r.ReadString('\n')
+				l.mu.Lock()
+				l.answered++
+				if err != nil || got != want {
+					l.bad++
+					t.Errorf("%s: %q, %v under load", line, got, err)
+				}
+				l.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	return l
+}
+
+// count is how many requests were answered so far.
+func (l *steadyLoad) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.answered
+}
+
+// stop ends the load and returns what it asked and how much went wrong.
+func (l *steadyLoad) stop() (answered, bad int) {
+	close(l.stopCh)
+	l.wg.Wait()
+	return l.answered, l.bad
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,47 +103,9 @@ func TestReloadUnderLoad(t *testing.T) {
 	conf := filepath.Join(dir, "authpool.toml")
 	writeFile(t, conf, fmt.Sprintf("command = [%q]\nprocesses = 3\n", scripts(t, "sample.py")))
 	d := startDaemon(t, "--config", conf)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	answered, wrong := 0, 0
-	for g := range 6 {
-		wg.Go(func() {
-			c, err := net.Dial("unix", d.socket)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close()
-			r := bufio.NewReader(c)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				line, want := "auth:alice:example.com:wonderland", "1\n"
-				if (g+i)%2 == 1 {
-					line, want = "auth:bob:example.com:"+secretMark, "0\n"
-				}
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				fmt.Fprintf(c, "%s\n", line)
-				got, err := r.ReadString('\n')
-				mu.Lock()
-				if err != nil || got != want {
-					wrong++
-					t.Errorf("%s: %q, %v during the reload", line, got, err)
-				}
-				answered++
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		})
-	}
+	load := startSteadyLoad(t, d.socket, 6)
 	servedSince := func(n int) func() bool {
-		return func() bool { mu.Lock(); defer mu.Unlock(); return answered > n }
+		return func() bool { return load.count() > n }
 	}
 	within(t, "requests to flow before the reload", servedSince(0))
 	writeFile(t, conf, fmt.Sprintf("command = [%q]\nprocesses = 2\n", scripts(t, "sample.pl")))
@@ -163,18 +123,14 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		return true
 	})
-	mu.Lock()
-	before := answered
-	mu.Unlock()
-	within(t, "the Perl helpers to serve", servedSince(before))
+	within(t, "the Perl helpers to serve", servedSince(load.count()))
 	// A broken file: logged, and the Perl helpers keep serving.
 	writeFile(t, conf, "command = [\n")
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	within(t, "the failed reload to be logged", func() bool {
 		return strings.Contains(d.logs.String(), "reload failed; keeping the running configuration")
 	})
-	close(stop)
-	wg.Wait()
+	answered, wrong := load.stop()
 	if wrong > 0 || answered < 50 {
 		t.Fatalf("%d of %d requests failed or were wrong during the reload", wrong, answered)
 	}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,46 +234,7 @@ func TestReloadProvesCommand(t *testing.T) {
 	}
 	writeFile(t, conf, fmt.Sprintf("command = [%q]\nprocesses = 3\n", scripts(t, "sample.py")))
 	d := startDaemon(t, "--config", conf, "--timeout", "1s")
-
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	answered, failed := 0, 0
-	for g := range 4 {
-		wg.Go(func() {
-			c, err := net.Dial("unix", d.socket)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close()
-			r := bufio.NewReader(c)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				line, want := "auth:alice:example.com:wonderland", "1\n"
-				if (g+i)%2 == 1 {
-					line, want = "auth:bob:example.com:"+secretMark, "0\n"
-				}
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				fmt.Fprintf(c, "%s\n", line)
-				got, err := r.ReadString('\n')
-				mu.Lock()
-				answered++
-				if err != nil || got != want {
-					failed++
-					t.Errorf("%s: %q, %v", line, got, err)
-				}
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		})
-	}
+	load := startSteadyLoad(t, d.socket, 4)
 	reloads := 0
 	reload := func(command, wantLog string) {
 		t.Helper()
@@ -311,8 +270,7 @@ func TestReloadProvesCommand(t *testing.T) {
 		}
 		return len(r.Helpers) == 3
 	})
-	close(stop)
-	wg.Wait()
+	answered, failed := load.stop()
 	if failed > 0 || answered < 50 {
 		t.Fatalf("%d of %d requests failed across the reloads", failed, answered)
 	}
