@@ -659,30 +659,7 @@ func TestReconfigureUnderLoad(t *testing.T) {
 			p := newPool(t, "db", base)
 			ctx := bounded(t)
 			waitReady(t, p)
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			var served, failed int
-			for range 8 {
-				wg.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						got, err := p.Do(ctx, auth("alice", "wonderland"))
-						mu.Lock()
-						if got && err == nil {
-							served++
-						} else {
-							failed++
-							t.Errorf("request during reload: %v, %v", got, err)
-						}
-						mu.Unlock()
-					}
-				})
-			}
+			load := startLoad(t, ctx, p, 8)
 			next := base
 			next.Processes = 2
 			next.Command = p.conf().Command
@@ -708,8 +685,7 @@ func TestReconfigureUnderLoad(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			close(stop)
-			wg.Wait()
+			served, failed := load.stop()
 			if failed > 0 || served == 0 {
 				t.Fatalf("%d requests failed, %d served during the reload", failed, served)
 			}
@@ -746,4 +722,46 @@ func TestRecyclingIgnoresProbes(t *testing.T) {
 	if after := p.Stats().Recycles; after != before || before > 5 {
 		t.Errorf("recycles: %d after 5 requests, %d after idling; want at most 5 and no more", before, after)
 	}
+}
+
+// load keeps workers asking p for alice's right password until stopped,
+// counting what was served and what failed: the load under which a
+// reconfiguration must fail no request.
+type load struct {
+	stopCh         chan struct{}
+	wg             sync.WaitGroup
+	mu             sync.Mutex
+	served, failed int
+}
+
+func startLoad(t *testing.T, ctx context.Context, p *Pool, workers int) *load {
+	l := &load{stopCh: make(chan struct{})}
+	for range workers {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stopCh:
+					return
+				default:
+				}
+				got, err := p.Do(ctx, auth("alice", "wonderland"))
+				l.mu.Lock()
+				if got && err == nil {
+					l.served++
+				} else {
+					l.failed++
+					t.Errorf("request under load: %v, %v", got, err)
+				}
+				l.mu.Unlock()
+			}
+		})
+	}
+	return l
+}
+
+// stop ends the load and returns what was served and what failed.
+func (l *load) stop() (served, failed int) {
+	close(l.stopCh)
+	l.wg.Wait()
+	return l.served, l.failed
 }

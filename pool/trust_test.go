@@ -383,29 +383,7 @@ func TestReconfigureProvesCommand(t *testing.T) {
 	}
 	before := pids()
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var served, failed int
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				got, err := p.Do(ctx, auth("alice", "wonderland"))
-				mu.Lock()
-				if got && err == nil {
-					served++
-				} else {
-					failed++
-				}
-				mu.Unlock()
-			}
-		})
-	}
+	load := startLoad(t, ctx, p, 4)
 	for _, bad := range [][]string{
 		{filepath.Join(dir, "missing")},
 		{dies},
@@ -437,8 +415,7 @@ func TestReconfigureProvesCommand(t *testing.T) {
 		}
 		return p.Stats().Recycles >= 3
 	})
-	close(stop)
-	wg.Wait()
+	served, failed := load.stop()
 	if failed > 0 || served == 0 {
 		t.Fatalf("%d requests failed, %d served across the reloads", failed, served)
 	}
