@@ -247,21 +247,7 @@ func activatedDaemon(t *testing.T, names []string, files []*os.File) (int, strin
 		"serve", "--socket", filepath.Join(t.TempDir(), "not-used.sock"), "--", scripts(t, "sample.py"))
 	cmd.Env = append(os.Environ(), mainEnv+"=1", fmt.Sprintf("LISTEN_FDS=%d", len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
 	cmd.ExtraFiles = files
-	out := logBuffer(t)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("the daemon served:\n%s", out.String())
-	}
-	return cmd.ProcessState.ExitCode(), out.String()
+	return exitCode(t, cmd, 20*time.Second, "the daemon served")
 }
 
 // listenerFile returns a listener's descriptor, to hand over.

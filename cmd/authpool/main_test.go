@@ -301,3 +301,25 @@ func (l *steadyLoad) stop() (answered, bad int) {
 	l.wg.Wait()
 	return l.answered, l.bad
 }
+
+// exitCode runs a daemon command that must exit by itself within bound
+// (it fails the test with why otherwise) and returns its exit code and
+// its output, which the password scan reads too.
+func exitCode(t *testing.T, cmd *exec.Cmd, bound time.Duration, why string) (int, string) {
+	t.Helper()
+	out := logBuffer(t)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(bound):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s:\n%s", why, out.String())
+	}
+	return cmd.ProcessState.ExitCode(), out.String()
+}

@@ -149,21 +149,7 @@ func serveExit(t *testing.T, socket string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--socket", socket, "--timeout", "1s"}, args...)...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	out := logBuffer(t)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("serve did not exit:\n%s", out.String())
-	}
-	return cmd.ProcessState.ExitCode(), out.String()
+	return exitCode(t, cmd, 30*time.Second, "serve did not exit")
 }
 
 // TestServeRefusesBrokenHelper (finding 14): serve exits 1 before saying it
