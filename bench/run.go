@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	if cfg.Warmup > 0 {
-		w := runPhase(ctx, cfg, "warmup", cfg.Warmup, 0)
+		w := runPhase(ctx, cfg, "warmup", cfg.Warmup, 0, nil)
 		rep.WarmupRequests, rep.WarmupWrong = w.requests(), w.wrong()
 		rep.WarmupErrors = w.errors()
 		rep.WrongExamples = w.examples()
@@ -148,7 +148,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	})
 
 	rep.Start = time.Now()
-	m := runPhase(ctx, cfg, "measure", cfg.Duration, cfg.Requests)
+	// A short run can end between two ticks, leaving a helper's baseline
+	// (taken once it has answered) and its last sample the same: the
+	// measure phase also samples after its first answer and half way
+	// through. On the worker that got there, so that it happens however
+	// busy the machine is: once or twice a run, some tens of µs.
+	m := runPhase(ctx, cfg, "measure", cfg.Duration, cfg.Requests, mem.sample)
 	close(stopSampling)
 	sampling.Wait()
 	mem.sample()
@@ -206,14 +211,17 @@ type phase struct {
 	next                 atomic.Int64 // items claimed
 	done, errs, wrongCnt atomic.Int64
 	recs                 []*recorder
+
+	limit     int64  // requests in all; 0: a timed phase
+	milestone func() // nil, or called after the first answer and half way
 }
 
 // maxRecorders bounds the histograms (about 100 KiB each); workers share
 // them round robin.
 const maxRecorders = 16
 
-func runPhase(ctx context.Context, cfg Config, name string, d time.Duration, limit int64) *phase {
-	ph := &phase{cfg: cfg, name: name}
+func runPhase(ctx context.Context, cfg Config, name string, d time.Duration, limit int64, milestone func()) *phase {
+	ph := &phase{cfg: cfg, name: name, limit: limit, milestone: milestone}
 	for range min(cfg.Concurrency, maxRecorders) {
 		ph.recs = append(ph.recs, newRecorder())
 	}
@@ -357,7 +365,9 @@ func (ph *phase) reportProgress(d time.Duration, limit int64, stop <-chan struct
 }
 
 func (ph *phase) record(rec *recorder, it Item, yes bool, err error, lat time.Duration) {
-	ph.done.Add(1)
+	if n := ph.done.Add(1); ph.milestone != nil && (n == 1 || n == ph.limit/2) {
+		ph.milestone()
+	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,5 +244,33 @@ func TestCount(t *testing.T) {
 		if got := Count(tt.n, "helper"); got != tt.want {
 			t.Errorf("Count(%d) = %q, want %q", tt.n, got, tt.want)
 		}
+	}
+}
+
+// watchedTarget is a fakeTarget with one helper, this process, whose
+// answers are its calls.
+type watchedTarget struct{ fakeTarget }
+
+func (w *watchedTarget) HelperPIDs() []HelperPID {
+	return []HelperPID{{PID: os.Getpid(), Served: w.calls.Load()}}
+}
+
+// A run shorter than one sampling tick still measures its helpers over
+// the run: CI once saw a whole run fall between two ticks, and a leaking
+// helper reported as having served nothing.
+func TestRunSamplesShortRun(t *testing.T) {
+	f := &watchedTarget{}
+	rep, err := Run(context.Background(), Config{
+		Target:      f,
+		Workload:    workload(),
+		Concurrency: 2,
+		Requests:    400,
+		SampleEvery: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Helpers) != 1 || rep.Helpers[0].Served < 200 {
+		t.Errorf("helpers %+v, want one that served at least half the run", rep.Helpers)
 	}
 }
