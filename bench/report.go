@@ -2,7 +2,9 @@ package bench
 
 import (
 	"encoding/json"
+
 	"fmt"
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"io"
 	"maps"
 	"slices"
@@ -13,7 +15,8 @@ import (
 // Report is the outcome of a run. Latencies are in microseconds, memory in
 // bytes.
 type Report struct {
-	Target      string    `json:"target"` // pool, bare, socket or http
+	Label       string    `json:"label,omitempty"`
+	Target      string    `json:"target"` // pool, bare, dispatcher, socket or http
 	Description string    `json:"description"`
 	Workload    string    `json:"workload"`
 	Load        Load      `json:"load"`
@@ -34,6 +37,7 @@ type Report struct {
 
 	Errors     int64            `json:"errors"` // no answer at all
 	ErrorKinds map[string]int64 `json:"error_kinds"`
+	Outcomes   Outcomes         `json:"outcomes"`
 
 	WarmupRequests int64 `json:"warmup_requests"`
 	WarmupErrors   int64 `json:"warmup_errors"`
@@ -47,6 +51,18 @@ type Report struct {
 	Daemon          *ProcessReport `json:"daemon,omitempty"`
 	Notes           []string       `json:"notes,omitempty"`
 
+	// Sources are the recorded files a report was read from.
+	Sources       []string          `json:"sources,omitempty"`
+	BreakingPoint *BreakingPoint    `json:"breaking_point,omitempty"`
+	Thresholds    []ThresholdResult `json:"thresholds,omitempty"`
+	Rounds        []Round           `json:"rounds,omitempty"`
+	Distribution  []Percentile      `json:"distribution,omitempty"`
+	Timeline      *Timeline         `json:"timeline,omitempty"`
+
+	// hist is the measured phase's latencies, for WriteHGRM; nil in a
+	// report read from JSON.
+	hist *hdrhistogram.Histogram
+
 	// WrongExamples is filled during the run; WrongSamples is its JSON
 	// name.
 	WrongExamples []string `json:"-"`
@@ -56,7 +72,8 @@ type Report struct {
 type Load struct {
 	Mode        string  `json:"mode"` // closed or open
 	Concurrency int     `json:"concurrency"`
-	Rate        float64 `json:"rate,omitempty"`
+	Rate        float64 `json:"rate,omitempty"`  // open loop: the rate, or the shape's peak
+	Shape       string  `json:"shape,omitempty"` // open loop: the rate's shape, when it changes
 	Connections int     `json:"connections,omitempty"`
 	Duration    string  `json:"duration,omitempty"`
 	Requests    int64   `json:"requests,omitempty"`
@@ -71,6 +88,14 @@ type Latency struct {
 	P999 float64 `json:"p99_9"`
 	Max  float64 `json:"max"`
 	Mean float64 `json:"mean"`
+}
+
+// Percentile is a point of the latency distribution: Percent of the
+// answers took at most Value microseconds.
+type Percentile struct {
+	Percent float64 `json:"percent"`
+	Value   float64 `json:"value_us"`
+	Count   int64   `json:"count"`
 }
 
 // HelperReport is one helper process seen during the measured phase.
@@ -127,11 +152,20 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	if r.Label != "" {
+		p("label       %s\n", r.Label)
+	}
 	p("target      %s (%s)\n", r.Target, r.Description)
+	for _, src := range r.Sources {
+		p("recorded    %s\n", src)
+	}
 	p("workload    %s\n", r.Workload)
 	load := fmt.Sprintf("closed loop, %d concurrent", r.Load.Concurrency)
 	if r.Load.Mode == "open" {
 		load = fmt.Sprintf("open loop at %.0f/s, up to %d concurrent (latency from each request's due time)", r.Load.Rate, r.Load.Concurrency)
+		if r.Load.Shape != "" {
+			load = fmt.Sprintf("open loop at %s a second (peak %.0f), up to %d concurrent (latency from each request's due time)", r.Load.Shape, r.Load.Rate, r.Load.Concurrency)
+		}
 	}
 	if r.Load.Connections > 0 {
 		load += fmt.Sprintf(", %d connections", r.Load.Connections)
@@ -142,6 +176,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	l := r.Latency
 	p("latency     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", us(l.P50), us(l.P90), us(l.P99), us(l.P999), us(l.Max))
 	p("answers     %d yes, %d no; %d checked\n", r.Yes, r.No, r.Checked)
+	p("outcomes    %s\n", r.Outcomes)
 	if r.Wrong+r.WarmupWrong > 0 {
 		p("WRONG       %d wrong answers (%d false accepts, %d false rejects)", r.Wrong, r.FalseAccepts, r.FalseRejects)
 		if r.WarmupWrong > 0 {
@@ -162,6 +197,25 @@ func (r *Report) WriteText(w io.Writer) error {
 			kinds = append(kinds, fmt.Sprintf("%s %d", k, r.ErrorKinds[k]))
 		}
 		p("errors      %d: %s\n", r.Errors, strings.Join(kinds, ", "))
+	}
+	if bp := r.BreakingPoint; bp != nil {
+		if bp.Found {
+			p("breaking    at %.0f/s offered (%.0f answers/s), %.1fs in: %s\n", bp.Offered, bp.Throughput, bp.At, bp.Reason)
+		} else {
+			p("breaking    none up to %.0f/s offered (lines: p99 %s, errors %s)\n", bp.MaxOffered, us(bp.P99Line), fmtPct(bp.ErrorLine))
+		}
+	}
+	if len(r.Rounds) > 1 {
+		lo, hi := spread(r.Rounds, func(x Round) float64 { return x.Throughput })
+		plo, phi := spread(r.Rounds, func(x Round) float64 { return x.P99 })
+		p("rounds      %d: throughput %.0f to %.0f/s, p99 %s to %s\n", len(r.Rounds), lo, hi, us(plo), us(phi))
+	}
+	for _, t := range r.Thresholds {
+		verdict := "ok"
+		if !t.Pass {
+			verdict = "FAILED"
+		}
+		p("threshold   %-16s %s (%s)\n", t.Spec, verdict, t.Got)
 	}
 	if r.Pool != nil {
 		pr := r.Pool
@@ -211,6 +265,20 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// spread is the lowest and highest of f over rounds.
+func spread(rounds []Round, f func(Round) float64) (lo, hi float64) {
+	for i, x := range rounds {
+		v := f(x)
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if i == 0 || v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
 }
 
 func us(v float64) string {

@@ -33,6 +33,13 @@ type Config struct {
 	// second in all, each due at its time whatever the target does, and
 	// each latency measured from that time.
 	Rate float64
+	// Shape, when not nil, makes the loop open with a rate that changes
+	// over time (ramps, steps); it overrides Rate. The warmup runs at its
+	// first rate above zero.
+	Shape *Shape
+	// Break sets the lines whose crossing is an open loop's breaking
+	// point; the zero value is the defaults (see BreakLines).
+	Break BreakLines
 
 	// Duration of the measured phase, or, when Requests is positive, the
 	// number of requests it sends.
@@ -51,6 +58,12 @@ type Config struct {
 	SampleEvery time.Duration
 	// LeakThreshold: see DefaultLeakThreshold (zero means it).
 	LeakThreshold int64
+
+	// Label, Kind and Description name the run in its report and record
+	// (Report.Label, Target and Description).
+	Label, Kind, Description string
+	// Record, when not nil, is sent every request, warmup included.
+	Record *RecordWriter
 }
 
 // Progress is a live view of a phase.
@@ -62,8 +75,10 @@ type Progress struct {
 	Requests int64         // planned requests, or zero when timed
 	Errors   int64
 	Wrong    int64
-	Rate     float64 // requests a second since the last call
-	Final    bool    // the phase has ended
+	Rate     float64       // requests a second since the last call
+	P99      time.Duration // of the answers since the last call
+	Offered  float64       // open loop: the rate due now
+	Final    bool          // the phase has ended
 }
 
 // Run runs the warmup and the measured phase and reports. It returns early
@@ -79,6 +94,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	case cfg.Rate < 0:
 		return nil, errors.New("bench: negative rate")
 	}
+	if cfg.Shape == nil && cfg.Rate > 0 {
+		cfg.Shape = ConstantShape(cfg.Rate)
+	}
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
 	}
@@ -90,7 +108,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	rep := &Report{
-		Workload: cfg.Workload.Source,
+		Label:       cfg.Label,
+		Target:      cfg.Kind,
+		Description: cfg.Description,
+		Workload:    cfg.Workload.Source,
 		Load: Load{
 			Mode:        "closed",
 			Concurrency: cfg.Concurrency,
@@ -100,13 +121,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		},
 		ErrorKinds: map[string]int64{},
 	}
-	if cfg.Rate > 0 {
+	if cfg.Shape != nil {
 		rep.Load.Mode = "open"
+		rep.Load.Rate = cfg.Shape.Peak()
+		if !cfg.Shape.Constant() {
+			rep.Load.Shape = cfg.Shape.String()
+		}
 		// The pacing thread holds a P while it sleeps: give it its own.
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1))
 	}
 	if cfg.Requests <= 0 {
 		rep.Load.Duration = cfg.Duration.String()
+	}
+	if cfg.Record != nil {
+		cfg.Record.header(rep, cfg.Break)
 	}
 	if r, ok := cfg.Target.(Readier); ok {
 		// Helpers that start late would look as if they had started
@@ -119,7 +147,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	if cfg.Warmup > 0 {
-		w := runPhase(ctx, cfg, "warmup", cfg.Warmup, 0, nil)
+		wcfg := cfg
+		if cfg.Shape != nil {
+			wcfg.Shape = ConstantShape(cfg.Shape.First())
+		}
+		w := runPhase(ctx, wcfg, "warmup", cfg.Warmup, 0, nil)
 		rep.WarmupRequests, rep.WarmupWrong = w.requests(), w.wrong()
 		rep.WarmupErrors = w.errors()
 		rep.WrongExamples = w.examples()
@@ -147,7 +179,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	})
 
-	rep.Start = time.Now()
 	// A short run can end between two ticks, leaving a helper's baseline
 	// (taken once it has answered) and its last sample the same: the
 	// measure phase also samples after its first answer and half way
@@ -158,7 +189,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	sampling.Wait()
 	mem.sample()
 
-	m.fill(rep)
+	rep.Start = m.start
+	m.fill(rep, cfg)
 	rep.Helpers, rep.Daemon = mem.report()
 	for _, h := range rep.Helpers {
 		if h.Replaced {
@@ -211,6 +243,8 @@ type phase struct {
 	next                 atomic.Int64 // items claimed
 	done, errs, wrongCnt atomic.Int64
 	recs                 []*recorder
+	tl                   *timeline // the measured phase's; nil in the warmup
+	warmup               bool
 
 	limit     int64  // requests in all; 0: a timed phase
 	milestone func() // nil, or called after the first answer and half way
@@ -221,13 +255,23 @@ type phase struct {
 const maxRecorders = 16
 
 func runPhase(ctx context.Context, cfg Config, name string, d time.Duration, limit int64, milestone func()) *phase {
-	ph := &phase{cfg: cfg, name: name, limit: limit, milestone: milestone}
+	ph := &phase{cfg: cfg, name: name, limit: limit, milestone: milestone, warmup: name == "warmup"}
+	if !ph.warmup {
+		ph.tl = newTimeline()
+	}
 	for range min(cfg.Concurrency, maxRecorders) {
-		ph.recs = append(ph.recs, newRecorder())
+		rec := newRecorder()
+		if cfg.Progress != nil {
+			rec.window = newSlotHist()
+		}
+		ph.recs = append(ph.recs, rec)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ph.start = time.Now()
+	if cfg.Record != nil {
+		cfg.Record.phaseStart(name, ph.start)
+	}
 	var deadline time.Time
 	if limit <= 0 {
 		deadline = ph.start.Add(d)
@@ -240,16 +284,17 @@ func runPhase(ctx context.Context, cfg Config, name string, d time.Duration, lim
 	}
 
 	var wg sync.WaitGroup
-	if cfg.Rate > 0 {
+	if cfg.Shape != nil {
 		due := make(chan time.Time, 1<<16)
-		wg.Go(func() { pace(ctx, ph.start, cfg.Rate, deadline, limit, due) })
+		wg.Go(func() { pace(ctx, ph.start, cfg.Shape, deadline, limit, due) })
 		for w := range cfg.Concurrency {
 			wg.Go(func() {
 				rec := ph.recs[w%len(ph.recs)]
 				for t := range due {
-					it := cfg.Workload.Items[(ph.next.Add(1)-1)%int64(len(cfg.Workload.Items))]
+					n := ph.next.Add(1)
+					it := cfg.Workload.Items[(n-1)%int64(len(cfg.Workload.Items))]
 					yes, err := cfg.Target.Do(ctx, w, it.Req)
-					ph.record(rec, it, yes, err, time.Since(t))
+					ph.record(rec, n, it, yes, err, t, time.Since(t))
 				}
 			})
 		}
@@ -268,7 +313,7 @@ func runPhase(ctx context.Context, cfg Config, name string, d time.Duration, lim
 					it := cfg.Workload.Items[(n-1)%int64(len(cfg.Workload.Items))]
 					t := time.Now()
 					yes, err := cfg.Target.Do(ctx, w, it.Req)
-					ph.record(rec, it, yes, err, time.Since(t))
+					ph.record(rec, n, it, yes, err, t, time.Since(t))
 				}
 			})
 		}
@@ -277,12 +322,22 @@ func runPhase(ctx context.Context, cfg Config, name string, d time.Duration, lim
 	ph.end = time.Now()
 	close(stopProgress)
 	progress.Wait()
+	for _, r := range ph.recs {
+		if ph.tl != nil {
+			ph.tl.flush(&r.cache)
+		}
+		if cfg.Record != nil && len(r.line) > 0 {
+			cfg.Record.write(r.line)
+			r.line = r.line[:0]
+		}
+	}
 	return ph
 }
 
 // pace sends each request's due time on due, at that time: request k of an
-// open loop is due k/rate seconds after start. When it falls behind it sends
-// what is due at once; the due times, not the send times, are what
+// open loop is due when the shape's rate, integrated from start, reaches k
+// (k/rate seconds after start at a constant rate). When it falls behind it
+// sends what is due at once; the due times, not the send times, are what
 // latencies are measured from.
 //
 // Sleeping precisely is the hard part. A Go timer, when the process is
@@ -292,14 +347,18 @@ func runPhase(ctx context.Context, cfg Config, name string, d time.Duration, lim
 // milliseconds. So pace runs on a thread of its own with a 1 µs timer
 // slack, and sleeps its last millisecond with a raw nanosleep(2) that keeps
 // its P: Run gives the process one P more for it (see openLoopProcs).
-func pace(ctx context.Context, start time.Time, rate float64, deadline time.Time, limit int64, due chan<- time.Time) {
+func pace(ctx context.Context, start time.Time, shape *Shape, deadline time.Time, limit int64, due chan<- time.Time) {
 	defer close(due)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
-	interval := float64(time.Second) / rate
+	next := shape.dueTimes()
 	for k := int64(0); limit <= 0 || k < limit; k++ {
-		t := start.Add(time.Duration(float64(k) * interval))
+		off, ok := next()
+		if !ok {
+			return
+		}
+		t := start.Add(off)
 		if limit <= 0 && t.After(deadline) {
 			return
 		}
@@ -333,6 +392,7 @@ func (ph *phase) reportProgress(d time.Duration, limit int64, stop <-chan struct
 	defer t.Stop()
 	var lastN int64
 	lastT := ph.start
+	win := newSlotHist()
 	emit := func(now time.Time, final bool) {
 		n := ph.done.Load()
 		p := Progress{
@@ -346,6 +406,19 @@ func (ph *phase) reportProgress(d time.Duration, limit int64, stop <-chan struct
 		}
 		if dt := now.Sub(lastT); dt > 0 {
 			p.Rate = float64(n-lastN) / dt.Seconds()
+		}
+		if ph.cfg.Shape != nil {
+			p.Offered = ph.cfg.Shape.RateAt(p.Elapsed)
+		}
+		win.Reset()
+		for _, r := range ph.recs {
+			r.mu.Lock()
+			win.Merge(r.window)
+			r.window.Reset()
+			r.mu.Unlock()
+		}
+		if win.TotalCount() > 0 {
+			p.P99 = time.Duration(win.ValueAtQuantile(99))
 		}
 		if final && p.Elapsed > 0 {
 			p.Rate = float64(n) / p.Elapsed.Seconds()
@@ -364,46 +437,34 @@ func (ph *phase) reportProgress(d time.Duration, limit int64, stop <-chan struct
 	}
 }
 
-func (ph *phase) record(rec *recorder, it Item, yes bool, err error, lat time.Duration) {
-	if n := ph.done.Add(1); ph.milestone != nil && (n == 1 || n == ph.limit/2) {
+func (ph *phase) record(rec *recorder, n int64, it Item, yes bool, err error, t time.Time, lat time.Duration) {
+	if d := ph.done.Add(1); ph.milestone != nil && (d == 1 || d == ph.limit/2) {
 		ph.milestone()
+	}
+	o, kind := outcomeOf(it, yes, err)
+	if !o.Answered() {
+		ph.errs.Add(1)
+	} else if o.Wrong() {
+		ph.wrongCnt.Add(1)
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if err != nil {
-		ph.errs.Add(1)
-		rec.errs++
-		rec.kinds[ErrorKind(err)]++
-		return
+	rec.count(o, kind, it.Expect != Unchecked, lat, func() string {
+		// Request.String never shows the password.
+		return fmt.Sprintf("%s: answered %s, expected %s", it.Req, yesNo(yes), yesNo(!yes))
+	})
+	if ph.tl != nil {
+		ph.tl.addCached(&rec.cache, t.Sub(ph.start), lat, o)
 	}
-	v := min(max(lat.Nanoseconds(), 1), histMax)
-	_ = rec.hist.RecordValue(v)
-	if yes {
-		rec.yes++
-	} else {
-		rec.no++
+	if rec.window != nil && o.Answered() {
+		_ = rec.window.RecordValue(min(max(lat.Nanoseconds(), 1), histMax))
 	}
-	if it.Expect == Unchecked {
-		return
-	}
-	rec.checked++
-	if yes == (it.Expect == ExpectYes) {
-		return
-	}
-	ph.wrongCnt.Add(1)
-	rec.wrong++
-	if yes {
-		rec.falseAccepts++
-	} else {
-		rec.falseRejects++
-	}
-	// Request.String never shows the password.
-	ex := fmt.Sprintf("%s: answered %s, expected %s", it.Req, yesNo(yes), yesNo(!yes))
-	switch {
-	case yes && len(rec.acceptExamples) < maxExamples:
-		rec.acceptExamples = append(rec.acceptExamples, ex)
-	case !yes && len(rec.rejectExamples) < maxExamples:
-		rec.rejectExamples = append(rec.rejectExamples, ex)
+	if rw := ph.cfg.Record; rw != nil {
+		rec.line = appendRecordLine(rec.line, rw, n, ph.warmup, t, lat, it, yes, o, kind)
+		if len(rec.line) >= recordBatch {
+			rw.write(rec.line)
+			rec.line = rec.line[:0]
+		}
 	}
 }
 
@@ -428,16 +489,21 @@ const (
 	histMax     = int64(10 * time.Minute)
 )
 
+// recorder counts what a share of the workers, or a recorded run read
+// back, saw.
 type recorder struct {
-	mu                     sync.Mutex
-	hist                   *hdrhistogram.Histogram
-	yes, no, checked, errs int64
-	wrong, falseAccepts    int64
-	falseRejects           int64
-	kinds                  map[string]int64
+	mu      sync.Mutex
+	hist    *hdrhistogram.Histogram
+	counts  counts
+	checked int64
+	kinds   map[string]int64
 	// Examples of wrong answers, kept apart so that false rejects never
 	// crowd out a false accept, the wrong answer that matters most.
 	acceptExamples, rejectExamples []string
+
+	cache  slotCache               // the timeline slot being filled
+	window *hdrhistogram.Histogram // latencies since the last progress call; nil without progress
+	line   []byte                  // record lines not yet written
 }
 
 func newRecorder() *recorder {
@@ -445,14 +511,36 @@ func newRecorder() *recorder {
 	return &recorder{hist: hdrhistogram.New(1000, histMax, 3), kinds: map[string]int64{}}
 }
 
+// count records one request; example describes a wrong answer, and is
+// called only when one is kept. r.mu is held.
+func (r *recorder) count(o Outcome, kind string, checked bool, lat time.Duration, example func() string) {
+	r.counts[o]++
+	if !o.Answered() {
+		r.kinds[kind]++
+		return
+	}
+	_ = r.hist.RecordValue(min(max(lat.Nanoseconds(), 1), histMax))
+	if checked {
+		r.checked++
+	}
+	switch {
+	case o == OutcomeFalseAccept && len(r.acceptExamples) < maxExamples:
+		r.acceptExamples = append(r.acceptExamples, example())
+	case o == OutcomeFalseReject && len(r.rejectExamples) < maxExamples:
+		r.rejectExamples = append(r.rejectExamples, example())
+	}
+}
+
 func (ph *phase) requests() int64 { return ph.done.Load() }
 func (ph *phase) wrong() int64    { return ph.wrongCnt.Load() }
 func (ph *phase) errors() int64   { return ph.errs.Load() }
 
 // examples are up to maxExamples wrong answers, false accepts first.
-func (ph *phase) examples() []string {
+func (ph *phase) examples() []string { return examples(ph.recs) }
+
+func examples(recs []*recorder) []string {
 	var accepts, rejects []string
-	for _, r := range ph.recs {
+	for _, r := range recs {
 		r.mu.Lock()
 		accepts = append(accepts, r.acceptExamples...)
 		rejects = append(rejects, r.rejectExamples...)
@@ -466,35 +554,44 @@ func (ph *phase) examples() []string {
 }
 
 // fill puts the phase's results into rep.
-func (ph *phase) fill(rep *Report) {
+func (ph *phase) fill(rep *Report, cfg Config) {
+	summarize(rep, ph.recs, ph.tl, ph.end.Sub(ph.start), cfg.Shape, cfg.Break)
+}
+
+// summarize puts what recs and tl counted over span into rep: the counts,
+// the latency percentiles, the timeline, the rounds and the breaking
+// point. Warmup examples already in rep.WrongExamples are kept.
+func summarize(rep *Report, recs []*recorder, tl *timeline, span time.Duration, shape *Shape, lines BreakLines) {
 	h := hdrhistogram.New(1000, histMax, 3)
-	for _, r := range ph.recs {
+	var c counts
+	for _, r := range recs {
 		r.mu.Lock()
 		h.Merge(r.hist)
-		rep.Yes += r.yes
-		rep.No += r.no
+		c.add(&r.counts)
 		rep.Checked += r.checked
-		rep.Wrong += r.wrong
-		rep.FalseAccepts += r.falseAccepts
-		rep.FalseRejects += r.falseRejects
-		rep.Errors += r.errs
 		for k, v := range r.kinds {
 			rep.ErrorKinds[k] += v
 		}
 		r.mu.Unlock()
 	}
+	rep.hist = h
+	rep.Outcomes = c.outcomes()
+	rep.Yes = c[OutcomeOK] + c[OutcomeFalseAccept]
+	rep.No = c[OutcomeRejected] + c[OutcomeFalseReject]
+	rep.FalseAccepts, rep.FalseRejects = c[OutcomeFalseAccept], c[OutcomeFalseReject]
+	rep.Wrong = rep.FalseAccepts + rep.FalseRejects
+	rep.Errors = c.errors()
 	// With the warmup's: false accepts first, whichever phase saw them.
-	all := append(rep.WrongExamples, ph.examples()...)
+	all := append(rep.WrongExamples, examples(recs)...)
 	slices.SortStableFunc(all, func(a, b string) int {
 		return cmp.Compare(falseRejectExample(a), falseRejectExample(b))
 	})
 	rep.WrongExamples = all[:min(len(all), maxExamples)]
-	rep.Requests = ph.done.Load()
-	el := ph.end.Sub(ph.start)
-	rep.Seconds = el.Seconds()
-	if el > 0 {
+	rep.Requests = c.total()
+	rep.Seconds = span.Seconds()
+	if span > 0 {
 		// Answers only: requests refused at once must not look like speed.
-		rep.Throughput = float64(rep.Yes+rep.No) / el.Seconds()
+		rep.Throughput = float64(rep.Yes+rep.No) / span.Seconds()
 	}
 	if h.TotalCount() > 0 {
 		us := func(ns int64) float64 { return float64(ns) / 1e3 }
@@ -506,5 +603,11 @@ func (ph *phase) fill(rep *Report) {
 			Max:  us(h.Max()),
 			Mean: h.Mean() / 1e3,
 		}
+		for _, b := range h.CumulativeDistributionWithTicks(5) {
+			rep.Distribution = append(rep.Distribution, Percentile{Percent: b.Quantile, Value: us(b.ValueAt), Count: b.Count})
+		}
+	}
+	if tl != nil {
+		rep.Timeline, rep.Rounds, rep.BreakingPoint = tl.result(span, shape, lines)
 	}
 }

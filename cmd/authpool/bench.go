@@ -28,6 +28,8 @@ import (
 )
 
 const benchUsage = `usage: authpool bench [flags] [-- COMMAND ARGS...]
+       authpool bench report [flags] RECORD...    report recorded runs again
+       authpool bench compare [--json] A B        two runs side by side
 
 Load-test an auth helper, a running daemon, or an HTTP auth API; check every
 answer; report throughput, latency percentiles, errors, wrong answers and
@@ -53,16 +55,39 @@ bench it with --socket PATH.
 The pool's flags are serve's (--processes, --timeout, --max-requests, ...);
 with --socket or --http, --timeout bounds each whole request.
 
-Workload: --credentials FILE, lines "op:user:server[:password] EXPECTED"
-(EXPECTED 1 or 0, after the last blank); otherwise --users generated users
-that no helper knows, whose every auth and isuser must be answered 0 (with
---users-file, as many users that must be accepted are written there first,
-for a helper that reads such a file).
+Load: --concurrency C alone is a closed loop; --rate an open loop, its
+latency measured from each request's due time. --rate takes a shape:
+  2000                      2000 requests a second
+  1000:40000:30s            a ramp from 1000 to 40000 a second over 30s
+  1000:40000:30s:5          the same in 5 equal steps
+  1000@10s,2000@10s,4000    stages: each rate for its time, the last held
+Without --duration, a shape runs for its length. An open loop reports its
+breaking point: the rate at which p99 crossed --break-p99 or errors
+crossed --break-errors, two slots of the timeline in a row.
 
-Exit status: 0 when every checked answer was right, 1 when any was wrong
-or the pool stopped trusting the helpers (caught out of step), 2 when the
-target answered no request at all (every one failed: refused, 401,
-timeouts...) or no answer could be checked, and on a usage or setup error.
+Workload: --credentials FILE, lines "op:user:server[:password] EXPECTED"
+(EXPECTED 1 or 0, after the last blank); or --mix valid=60,invalid=30,
+unknown=10 (also isuser, nouser) over --users generated users, written to
+--users-file for a helper that reads such a file, or the users of
+--users-from FILE (a users file the helper already reads), with --repeat
+of the requests asking again what one of the 16 before asked (cache hits);
+otherwise --users generated users that no helper knows, whose every auth
+and isuser must be answered 0 (with --users-file, as many users that must
+be accepted are written there first).
+
+Output: the report on stdout (--json for machines); --record FILE, every
+request as a JSON line (users, never passwords), for "bench report" and
+"bench compare"; --hgrm FILE, the latency distribution in HdrHistogram's
+percentile format; --html FILE, one self-contained page of charts.
+
+Exit status:
+  0  every checked answer was right and every --threshold was met
+  1  a wrong answer, or the pool stopped trusting the helpers (out of step)
+  2  a usage or setup error, an output that could not be written, no
+     request answered at all (refused, 401, timeouts...), or no answer
+     that could be checked
+  3  a --threshold was not met (and nothing above went wrong)
+Thresholds (repeatable): ` + bench.ThresholdHelp + `.
 
 flags:
 `
@@ -81,7 +106,7 @@ type benchFlags struct {
 	conns      int
 
 	concurrency int
-	rate        float64
+	rate        string
 	duration    time.Duration
 	requests    int64
 	warmup      time.Duration
@@ -89,6 +114,18 @@ type benchFlags struct {
 	credentials string
 	users       int
 	usersFile   string
+	usersFrom   string
+	mix         string
+	repeat      float64
+	seed        uint64
+
+	label       string
+	record      string
+	hgrm        string
+	html        string
+	thresholds  []bench.Threshold
+	breakP99    time.Duration
+	breakErrors string
 
 	json          bool
 	progress      string
@@ -113,7 +150,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.conns, "connections", 0, "with --socket or --http: connections to open; requests beyond them are pipelined (0: concurrency, at most 16)")
 
 	fs.IntVar(&f.concurrency, "concurrency", 0, "closed loop: requests in flight; open loop: the most that may be (0: --processes for a command, 16 otherwise)")
-	fs.Float64Var(&f.rate, "rate", 0, "open loop: requests per second in all, latency measured from each one's due time (0: closed loop)")
+	fs.StringVar(&f.rate, "rate", "", "open loop: requests a second in all, or a shape (RATE, FROM:TO:DURATION[:STEPS], RATE@DURATION,...); latency measured from each one's due time (none: closed loop)")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "length of the measured phase")
 	fs.Int64Var(&f.requests, "requests", 0, "send this many requests instead of running for --duration")
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring (answers still checked)")
@@ -121,6 +158,24 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.credentials, "credentials", "", "workload file: lines \"op:user:server[:password] EXPECTED\", EXPECTED 1 or 0")
 	fs.IntVar(&f.users, "users", 1000, "without --credentials: number of generated users")
 	fs.StringVar(&f.usersFile, "users-file", "", "without --credentials: also write as many known users to this file (user@server:password lines) and expect them accepted")
+	fs.StringVar(&f.usersFrom, "users-from", "", "with --mix: the known users are those of this users file (user@server:password lines), which the helper reads")
+	fs.StringVar(&f.mix, "mix", "", "generate the workload: weights of valid, invalid, unknown, isuser and nouser requests, e.g. valid=60,invalid=30,unknown=10")
+	fs.Float64Var(&f.repeat, "repeat", 0, "with --mix: fraction of requests (0 to 1) that ask again what one of the 16 before asked, for a cache's hit ratio")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of the generated users and workload (0: a new one each run)")
+
+	fs.StringVar(&f.label, "label", "", "name of the run in reports, records and charts")
+	fs.StringVar(&f.record, "record", "", "write every request to this file as a JSON line (no passwords; mode 0600), for \"bench report\" and \"bench compare\"")
+	fs.StringVar(&f.hgrm, "hgrm", "", "write the latency distribution to this file in HdrHistogram's percentile-distribution format (milliseconds)")
+	fs.StringVar(&f.html, "html", "", "write a self-contained HTML page of charts to this file")
+	fs.Func("threshold", "fail with exit status 3 unless this holds, e.g. p99<5ms, errors<0.1%, wrong=0, throughput>=1000 (repeatable)", func(s string) error {
+		t, err := bench.ParseThreshold(s)
+		if err == nil {
+			f.thresholds = append(f.thresholds, t)
+		}
+		return err
+	})
+	fs.DurationVar(&f.breakP99, "break-p99", 0, "open loop: the p99 whose crossing is the breaking point (0: ten times the p99 at the start, at least 1ms)")
+	fs.StringVar(&f.breakErrors, "break-errors", "1%", "open loop: the share of failed requests whose crossing is the breaking point")
 
 	fs.BoolVar(&f.json, "json", false, "write the report as JSON on stdout")
 	fs.StringVar(&f.progress, "progress", "auto", "live progress on stderr: bar, lines, none, or auto (a bar on a terminal, lines otherwise)")
@@ -133,6 +188,14 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "report":
+			return benchReportCmd(args[1:], stdout, stderr)
+		case "compare":
+			return benchCompareCmd(args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f benchFlags
@@ -178,8 +241,36 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(errNoCredentialsTarget)
 	case f.requests <= 0 && f.duration <= 0:
 		return fail(errors.New("want a positive --duration or --requests"))
-	case f.rate < 0 || f.concurrency < 0 || f.conns < 0 || f.warmup < 0:
-		return fail(errors.New("negative --rate, --concurrency, --connections or --warmup"))
+	case f.concurrency < 0 || f.conns < 0 || f.warmup < 0 || f.breakP99 < 0:
+		return fail(errors.New("negative --concurrency, --connections, --warmup or --break-p99"))
+	case f.mix != "" && f.credentials != "":
+		return fail(errors.New("--mix or --credentials, not both"))
+	case f.mix == "" && (f.usersFrom != "" || seen["repeat"]):
+		return fail(errors.New("--users-from and --repeat need --mix"))
+	case f.usersFrom != "" && f.usersFile != "":
+		return fail(errors.New("--users-from or --users-file, not both"))
+	}
+	var shape *bench.Shape
+	if f.rate != "" {
+		var err error
+		if shape, err = bench.ParseShape(f.rate); err != nil {
+			return fail(err)
+		}
+		// A shape runs for its length unless told otherwise; a held last
+		// rate, for the default duration more.
+		if l := shape.Length(); l > 0 && !seen["duration"] && f.requests <= 0 {
+			if shape.Stages[len(shape.Stages)-1].Dur > 0 {
+				f.duration = l
+			} else {
+				f.duration += l
+			}
+		}
+	}
+	breakLines := bench.BreakLines{P99: f.breakP99}
+	if v, err := parsePercent(f.breakErrors); err != nil {
+		return fail(fmt.Errorf("--break-errors: %w", err))
+	} else {
+		breakLines.Errors = v
 	}
 	if f.concurrency == 0 {
 		f.concurrency = 16
@@ -199,9 +290,24 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return serveRelay(ctx, &f, fs.Args(), log, fail)
 	}
 
+	// The outputs first, so that a bad path fails before the load.
+	outs, err := openBenchOutputs(f.record, f.hgrm, f.html)
+	if err != nil {
+		return fail(err)
+	}
+	defer outs.close()
+	seed := f.seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+
 	// The workload first: a users file must exist before helpers read it.
 	var wl *bench.Workload
-	if f.credentials != "" {
+	if f.mix != "" {
+		if wl, err = mixWorkload(&f, seed); err != nil {
+			return fail(err)
+		}
+	} else if f.credentials != "" {
 		fh, err := os.Open(f.credentials)
 		if err != nil {
 			return fail(err)
@@ -221,7 +327,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			defer fh.Close()
 			uw = fh
 		}
-		if wl, err = bench.Generate(f.users, uw, uint64(time.Now().UnixNano())); err != nil {
+		if wl, err = bench.Generate(f.users, uw, seed); err != nil {
 			return fail(err)
 		}
 	}
@@ -332,11 +438,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(err)
 	}
+	var record *bench.RecordWriter
+	if outs.record != nil {
+		record = bench.NewRecordWriter(outs.record)
+	}
 	rep, err := bench.Run(ctx, bench.Config{
 		Target:        target,
 		Workload:      wl,
 		Concurrency:   f.concurrency,
-		Rate:          f.rate,
+		Shape:         shape,
+		Break:         breakLines,
+		Label:         f.label,
+		Kind:          kind,
+		Description:   desc,
+		Record:        record,
 		Duration:      f.duration,
 		Requests:      f.requests,
 		Warmup:        f.warmup,
@@ -359,6 +474,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		notes = append(notes, "generated absent users only: just refusals were checked; give --credentials to check acceptances too")
 	}
 	rep.Notes = append(notes, rep.Notes...)
+	met := bench.JudgeAll(rep, f.thresholds)
 
 	if f.json {
 		err = rep.WriteJSON(stdout)
@@ -368,6 +484,24 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(err)
 	}
+	if record != nil {
+		if err := record.Finish(rep); err != nil {
+			return fail(fmt.Errorf("writing the record %s: %w", f.record, err))
+		}
+	}
+	if err := outs.write([]*bench.Report{rep}); err != nil {
+		return fail(err)
+	}
+	if code := benchVerdict(rep, stderr); code != 0 || met {
+		return code
+	}
+	return thresholdsFailed(rep, stderr)
+}
+
+// benchVerdict is the exit status of a run, thresholds aside: wrong
+// answers first (someone may have got in), then a run that measured
+// nothing.
+func benchVerdict(rep *bench.Report, stderr io.Writer) int {
 	if rep.Wrong+rep.WarmupWrong > 0 {
 		fmt.Fprintf(stderr, "authpool bench: %d wrong answers\n", rep.Wrong+rep.WarmupWrong)
 		return 1
@@ -388,6 +522,18 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	return 0
+}
+
+// exitThresholds is the exit status when a --threshold was not met.
+const exitThresholds = 3
+
+func thresholdsFailed(rep *bench.Report, stderr io.Writer) int {
+	for _, t := range rep.Thresholds {
+		if !t.Pass {
+			fmt.Fprintf(stderr, "authpool bench: threshold %s not met: %s\n", t.Spec, t.Got)
+		}
+	}
+	return exitThresholds
 }
 
 // errorKinds lists error kinds and counts, most frequent first.
@@ -452,7 +598,7 @@ func (p *progress) update(pr bench.Progress) {
 		if pr.Final {
 			end = " (done)"
 		}
-		fmt.Fprintf(p.w, "%-7s %d%s requests  %.0f/s  errors %d  wrong %d%s\n", pr.Phase, pr.Done, of, pr.Rate, pr.Errors, pr.Wrong, end)
+		fmt.Fprintf(p.w, "%-7s %d%s requests  %.0f/s%s  p99 %s  errors %d  wrong %d%s\n", pr.Phase, pr.Done, of, pr.Rate, offered(pr), p99Text(pr), pr.Errors, pr.Wrong, end)
 		return
 	}
 	if p.bar == nil || p.phase != pr.Phase {
@@ -473,7 +619,7 @@ func (p *progress) update(pr bench.Progress) {
 			progressbar.OptionSetRenderBlankState(true),
 		)
 	}
-	p.bar.Describe(fmt.Sprintf("%-7s %5.1fs %7.0f/s  errors %d  wrong %d", pr.Phase, pr.Elapsed.Seconds(), pr.Rate, pr.Errors, pr.Wrong))
+	p.bar.Describe(fmt.Sprintf("%-7s %5.1fs %7.0f/s%s  p99 %s  errors %d  wrong %d", pr.Phase, pr.Elapsed.Seconds(), pr.Rate, offered(pr), p99Text(pr), pr.Errors, pr.Wrong))
 	if pr.Requests > 0 {
 		p.bar.Set64(pr.Done)
 	} else {
@@ -482,6 +628,22 @@ func (p *progress) update(pr bench.Progress) {
 	if pr.Final {
 		p.finishBar()
 	}
+}
+
+// offered is the rate due, for an open loop.
+func offered(pr bench.Progress) string {
+	if pr.Offered <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (of %.0f/s)", pr.Offered)
+}
+
+// p99Text is the progress's p99, "-" when nothing was answered.
+func p99Text(pr bench.Progress) string {
+	if pr.P99 <= 0 {
+		return "-"
+	}
+	return pr.P99.Round(time.Microsecond).String()
 }
 
 func (p *progress) finishBar() {
