@@ -410,10 +410,15 @@ func (ph *phase) reportProgress(d time.Duration, limit int64, stop <-chan struct
 		if ph.cfg.Shape != nil {
 			p.Offered = ph.cfg.Shape.RateAt(p.Elapsed)
 		}
+		// The p99 since the last call; at the end, the whole phase's.
 		win.Reset()
 		for _, r := range ph.recs {
 			r.mu.Lock()
-			win.Merge(r.window)
+			if final {
+				win.Merge(r.hist)
+			} else {
+				win.Merge(r.window)
+			}
 			r.window.Reset()
 			r.mu.Unlock()
 		}
