@@ -26,7 +26,6 @@ type baselineRow struct {
 	kind, vs string  // vs: the kind it is compared with
 	goal     float64 // the ratio to reach against vs
 	runs     []float64
-	cmd      string
 }
 
 func (r *baselineRow) median() float64 {
@@ -76,17 +75,10 @@ func (s *suite) baselines(h helperSpec) []*baselineRow {
 			}
 			k := key{h.name, "pty", baselineN, r.kind}
 			s.withServer(server, func() {
-				if rep := s.measure(k, h, args); rep != nil {
+				if rep := s.measure(k, h, args, server); rep != nil {
 					r.runs = append(r.runs, rep.Throughput)
 				}
 			})
-			r.cmd = s.o.authpool + " " + quote(args)
-			if server != nil {
-				r.cmd = s.o.authpool + " " + quote(server) + " &  " + r.cmd
-			}
-			if res := s.results[k]; res != nil {
-				res.cmd = r.cmd
-			}
 		}
 	}
 	return rows

@@ -121,8 +121,8 @@ func run(o options) error {
 		for _, h := range helpers {
 			for _, tr := range o.transports {
 				for _, n := range o.ns {
-					s.measure(key{h.name, tr, n, "bare"}, h, s.commandArgs(h, tr, n, true))
-					s.measure(key{h.name, tr, n, "pool"}, h, s.commandArgs(h, tr, n, false))
+					s.measure(key{h.name, tr, n, "bare"}, h, s.commandArgs(h, tr, n, true), nil)
+					s.measure(key{h.name, tr, n, "pool"}, h, s.commandArgs(h, tr, n, false), nil)
 					s.measureDaemon(key{h.name, tr, n, "daemon"}, h)
 				}
 			}
@@ -136,8 +136,11 @@ func run(o options) error {
 	return s.write(helpers, lat, base, time.Since(start))
 }
 
-func (s *suite) benchArgs() []string {
-	return []string{"bench", "--credentials", s.o.credentials, "--duration", s.o.duration.String(),
+func (s *suite) benchArgs() []string { return s.benchArgsFor(s.o.duration) }
+
+// benchArgsFor is benchArgs with a measured phase of d.
+func (s *suite) benchArgsFor(d time.Duration) []string {
+	return []string{"bench", "--credentials", s.o.credentials, "--duration", d.String(),
 		"--warmup", s.o.warmup.String(), "--spawn-samples", "0", "--progress", "none", "--json"}
 }
 
@@ -152,9 +155,15 @@ func (s *suite) commandArgs(h helperSpec, tr string, n int, bare bool) []string 
 // daemonConns is the number of client connections to the daemon.
 const daemonConns = 16
 
-func (s *suite) measure(k key, h helperSpec, args []string) *bench.Report {
+// measure runs authpool with args and keeps the report when it is k's
+// best so far, with its command: server's (nil: none), started in the
+// background, then args.
+func (s *suite) measure(k key, h helperSpec, args, server []string) *bench.Report {
 	rep, err := s.authpool(args)
 	cmd := s.o.authpool + " " + quote(args)
+	if server != nil {
+		cmd = s.o.authpool + " " + quote(server) + " &  " + cmd
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", cmd, err)
 		s.notes = append(s.notes, fmt.Sprintf("`%s` failed: %v", cmd, err))
@@ -182,11 +191,7 @@ func (s *suite) measureDaemon(k key, h helperSpec) {
 	serveArgs := []string{"serve", "--socket", sock, "--transport", k.transport, "--processes", strconv.Itoa(k.n), "--log-level", "warn", "--", h.path}
 	conc := max(daemonConns, k.n)
 	args := append(s.benchArgs(), "--socket", sock, "--concurrency", strconv.Itoa(conc), "--connections", strconv.Itoa(daemonConns))
-	s.withServer(serveArgs, func() {
-		if r := s.measure(k, h, args); r != nil {
-			s.results[k].cmd = fmt.Sprintf("%s %s &  %s", s.o.authpool, quote(serveArgs), s.results[k].cmd)
-		}
-	})
+	s.withServer(serveArgs, func() { s.measure(k, h, args, serveArgs) })
 }
 
 func (s *suite) authpool(args []string) (*bench.Report, error) {
@@ -235,8 +240,7 @@ func (s *suite) latency(helpers []helperSpec) []latencyRow {
 		// lowest p99 of each counts.
 		for rep := 0; rep < s.o.reps; rep++ {
 			for _, bare := range []bool{true, false} {
-				args := append([]string(nil), s.benchArgs()...)
-				args = append(args, "--rate", strconv.Itoa(int(row.rate)), "--duration", (2 * s.o.duration).String(),
+				args := append(s.benchArgsFor(2*s.o.duration), "--rate", strconv.Itoa(int(row.rate)),
 					"--transport", tr, "--processes", strconv.Itoa(latencyN), "--concurrency", strconv.Itoa(latencyN))
 				kind := "pool open"
 				if bare {
@@ -244,7 +248,7 @@ func (s *suite) latency(helpers []helperSpec) []latencyRow {
 					kind = "bare open"
 				}
 				args = append(args, "--", h.path)
-				r := s.measure(key{h.name, tr, latencyN, kind}, h, args)
+				r := s.measure(key{h.name, tr, latencyN, kind}, h, args, nil)
 				if r == nil {
 					continue
 				}
