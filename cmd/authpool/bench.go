@@ -470,7 +470,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if wl.Checked() == 0 {
 		notes = append(notes, "no answer was checked: the workload has no expected answers")
-	} else if f.credentials == "" && f.usersFile == "" {
+	} else if f.credentials == "" && f.usersFile == "" && (f.mix == "" || f.usersFrom == "") {
 		notes = append(notes, "generated absent users only: just refusals were checked; give --credentials to check acceptances too")
 	}
 	rep.Notes = append(notes, rep.Notes...)
