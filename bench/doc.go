@@ -25,6 +25,28 @@
 // got in) and false rejects. Wrong answers are what a helper that shares
 // state between processes, or reads a stale answer, produces under load.
 //
+// An open loop's rate may change over time (Shape: ramps, steps, stages).
+// The run's timeline keeps, in slots of 100ms or more, the latencies of
+// the requests due in each slot and the outcomes of those that ended in
+// it; from it come the charts, the rounds (consecutive fifths of the run,
+// whose spread says what a comparison can tell apart), and an open loop's
+// breaking point: the rate at which p99 or errors crossed a line.
+//
+// # Outcomes
+//
+// Each request ends as one Outcome: ok or rejected (the right answer),
+// a false accept or a false reject (a wrong one), or a failure (timeout,
+// unavailable, overloaded, connection, other).
+//
+// # Output
+//
+// A Report is text or JSON; WriteHGRM writes its latency distribution in
+// HdrHistogram's percentile format; WriteHTML charts reports, overlaid, in
+// one self-contained page. A RecordWriter keeps every request as a JSON
+// line (users, never passwords); ReadRecords reports records again,
+// merging those of one run made from several machines; Compare sets two
+// runs side by side. Thresholds judge a report for CI.
+//
 // # Helpers' memory
 //
 // While the load runs, the helpers' VmRSS and VmHWM are read from

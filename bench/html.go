@@ -70,9 +70,9 @@ func WriteHTML(w io.Writer, reps []*Report) error {
 	}
 	secs := axisSpec{label: "seconds from the start", format: func(v float64) string { return trimFloat(v) + "s" }}
 	b.WriteString("<h2>Over time</h2>\n")
-	b.WriteString(chart("throughput", "Throughput (answers a second; dashed: the rate offered)", secs,
+	b.WriteString(chart("throughput", "Throughput (answers a second, by when they came; dashed: the rate offered)", secs,
 		axisSpec{label: "answers/s", format: rateLabel, zero: true}, tput, marks, false))
-	b.WriteString(chart("latency", "Latency over time: p50 (thin), p99, p99.9 (dashed), log scale", secs,
+	b.WriteString(chart("latency", "Latency over time, by when each request was due or sent: p50 (thin), p99, p99.9 (dashed), log scale", secs,
 		axisSpec{label: "latency", log: true, format: us}, lat, marks, false))
 	b.WriteString("<h2>Latency distribution</h2>\n")
 	b.WriteString(chart("distribution", "Latency by percentile, log scales", axisSpec{label: "percentile", log: true, format: percentileLabel},

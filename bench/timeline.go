@@ -23,8 +23,12 @@ const (
 	maxSlots = 400
 )
 
+// A request counts in two slots: by the time it was due or sent (counts,
+// and its latency in hist: what the load offered then met), and by the
+// time it ended (done: what the target got through then).
 type slot struct {
 	counts counts
+	done   counts
 	hist   *hdrhistogram.Histogram // answered requests' latencies; nil until one
 }
 
@@ -42,6 +46,7 @@ func (s *slot) add(lat time.Duration, o Outcome) {
 
 func (s *slot) merge(o *slot) {
 	s.counts.add(&o.counts)
+	s.done.add(&o.done)
 	if o.hist != nil && o.hist.TotalCount() > 0 {
 		if s.hist == nil {
 			s.hist = newSlotHist()
@@ -51,7 +56,7 @@ func (s *slot) merge(o *slot) {
 }
 
 func (s *slot) reset() {
-	s.counts = counts{}
+	s.counts, s.done = counts{}, counts{}
 	if s.hist != nil {
 		s.hist.Reset()
 	}
@@ -75,6 +80,7 @@ func (t *timeline) add(off, lat time.Duration, o Outcome) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.at(off).add(lat, o)
+	t.at(off + lat).done[o]++
 }
 
 // at is the slot holding off, made room for. t.mu is held.
@@ -123,6 +129,14 @@ func (t *timeline) addCached(c *slotCache, off, lat time.Duration, o Outcome) {
 	i := int64(max(off, 0)) / w
 	switch {
 	case c.used && w == c.width && i == c.idx:
+		if int64(max(off+lat, 0))/w != i {
+			// Ended in a later slot: counted there directly.
+			t.mu.Lock()
+			t.at(off + lat).done[o]++
+			t.mu.Unlock()
+			c.slot.add(lat, o)
+			return
+		}
 	case c.used && w == c.width && i < c.idx:
 		// A request that began before the cached slot: rare, and
 		// recorded directly.
@@ -131,8 +145,16 @@ func (t *timeline) addCached(c *slotCache, off, lat time.Duration, o Outcome) {
 	default:
 		t.flush(c)
 		c.used, c.idx, c.width, c.start = true, i, w, time.Duration(i*w)
+		if int64(max(off+lat, 0))/w != i {
+			t.mu.Lock()
+			t.at(off + lat).done[o]++
+			t.mu.Unlock()
+			c.slot.add(lat, o)
+			return
+		}
 	}
 	c.slot.add(lat, o)
+	c.slot.done[o]++
 }
 
 // flush merges c into the timeline. Widths only grow, so the slot that
@@ -148,8 +170,9 @@ func (t *timeline) flush(c *slotCache) {
 	c.used = false
 }
 
-// Timeline is a run's requests over time, for charts: one point a slot,
-// by the time each request was due or sent.
+// Timeline is a run's requests over time, for charts: one point a slot.
+// Latencies are of the requests due (or sent) in the slot; throughput and
+// outcomes, of those that ended in it.
 type Timeline struct {
 	SlotSeconds float64     `json:"slot_seconds"`
 	Points      []TimePoint `json:"points"`
@@ -160,11 +183,11 @@ type Timeline struct {
 type TimePoint struct {
 	At         float64  `json:"t"`                 // seconds from the start, at the slot's start
 	Offered    float64  `json:"offered,omitempty"` // open loop: the rate due then, a second
-	Throughput float64  `json:"throughput"`        // answers a second
+	Throughput float64  `json:"throughput"`        // answers a second, by when they came
 	P50        float64  `json:"p50"`
 	P99        float64  `json:"p99"`
 	P999       float64  `json:"p99_9"`
-	Outcomes   Outcomes `json:"outcomes"`
+	Outcomes   Outcomes `json:"outcomes"` // of the requests that ended in the slot
 }
 
 // Round is one of the consecutive equal parts of a measured phase, whose
@@ -227,6 +250,7 @@ func (t *timeline) result(span time.Duration, shape *Shape, lines BreakLines) (*
 		return w.Seconds()
 	}
 	tl := &Timeline{SlotSeconds: w.Seconds()}
+	var bps []breakSlot
 	us := func(h *hdrhistogram.Histogram, q float64) float64 {
 		if h == nil || h.TotalCount() == 0 {
 			return 0
@@ -237,14 +261,17 @@ func (t *timeline) result(span time.Duration, shape *Shape, lines BreakLines) (*
 		s := t.slots[i]
 		at := time.Duration(i) * w
 		p := TimePoint{
-			At: at.Seconds(), Throughput: float64(s.counts.answered()) / length(i),
+			At: at.Seconds(), Throughput: float64(s.done.answered()) / length(i),
 			P50: us(s.hist, 50), P99: us(s.hist, 99), P999: us(s.hist, 99.9),
-			Outcomes: s.counts.outcomes(),
+			Outcomes: s.done.outcomes(),
 		}
-		if shape != nil {
+		if shape != nil && s.counts.total() > 0 {
+			// Slots where nothing was due (the tail of answers after the
+			// last) offered nothing.
 			p.Offered = shape.RateAt(at + w/2)
 		}
 		tl.Points = append(tl.Points, p)
+		bps = append(bps, breakSlot{at: p.At, offered: p.Offered, throughput: p.Throughput, p99: p.P99, due: s.counts})
 	}
 
 	var rounds []Round
@@ -254,7 +281,7 @@ func (t *timeline) result(span time.Duration, shape *Shape, lines BreakLines) (*
 			var answered int64
 			var secs float64
 			for i := r * n / nr; i < (r+1)*n/nr; i++ {
-				answered += t.slots[i].counts.answered()
+				answered += t.slots[i].done.answered()
 				secs += length(i)
 				if t.slots[i].hist != nil {
 					h.Merge(t.slots[i].hist)
@@ -269,7 +296,7 @@ func (t *timeline) result(span time.Duration, shape *Shape, lines BreakLines) (*
 
 	var bp *BreakingPoint
 	if shape != nil {
-		bp = breakingPoint(tl.Points, lines)
+		bp = breakingPoint(bps, lines)
 	}
 	return tl, rounds, bp
 }
@@ -278,9 +305,16 @@ func (t *timeline) result(span time.Duration, shape *Shape, lines BreakLines) (*
 // breaking point.
 const minBreakSample = 10
 
+// breakSlot is a slot as the breaking point judges it: the requests due
+// in it, and their p99.
+type breakSlot struct {
+	at, offered, throughput, p99 float64
+	due                          counts
+}
+
 // breakingPoint finds the first slot from which two in a row cross a
 // line: one slot can be a pause of the machine's, two are the target.
-func breakingPoint(pts []TimePoint, lines BreakLines) *BreakingPoint {
+func breakingPoint(pts []breakSlot, lines BreakLines) *BreakingPoint {
 	bp := &BreakingPoint{ErrorLine: lines.Errors, P99Line: float64(lines.P99) / 1e3}
 	if bp.ErrorLine <= 0 {
 		bp.ErrorLine = 0.01
@@ -290,8 +324,8 @@ func breakingPoint(pts []TimePoint, lines BreakLines) *BreakingPoint {
 		// of the slots that answered enough.
 		var first []float64
 		for _, p := range pts[:max(len(pts)/10, 1)] {
-			if p.Outcomes.answered() >= minBreakSample {
-				first = append(first, p.P99)
+			if p.due.answered() >= minBreakSample {
+				first = append(first, p.p99)
 			}
 		}
 		bp.P99Line = 1000
@@ -299,8 +333,8 @@ func breakingPoint(pts []TimePoint, lines BreakLines) *BreakingPoint {
 			bp.P99Line = max(10*median(first), 1000)
 		}
 	}
-	crossed := func(p TimePoint) (bool, string) {
-		c := p.Outcomes.counts()
+	crossed := func(p breakSlot) (bool, string) {
+		c := p.due
 		total := c.total()
 		if total < minBreakSample {
 			return false, ""
@@ -308,23 +342,21 @@ func breakingPoint(pts []TimePoint, lines BreakLines) *BreakingPoint {
 		if e := float64(c.errors()) / float64(total); e > bp.ErrorLine {
 			return true, fmtPct(e) + " of requests failed, over the line of " + fmtPct(bp.ErrorLine)
 		}
-		if c.answered() > 0 && p.P99 > bp.P99Line {
-			return true, "p99 " + us(p.P99) + " over the line of " + us(bp.P99Line)
+		if c.answered() > 0 && p.p99 > bp.P99Line {
+			return true, "p99 " + us(p.p99) + " over the line of " + us(bp.P99Line)
 		}
 		return false, ""
 	}
 	for i, p := range pts {
 		x, why := crossed(p)
 		if x && (i+1 == len(pts) || func() bool { y, _ := crossed(pts[i+1]); return y }()) {
-			bp.Found, bp.At, bp.Offered, bp.Throughput, bp.Reason = true, p.At, p.Offered, p.Throughput, why
+			bp.Found, bp.At, bp.Offered, bp.Throughput, bp.Reason = true, p.at, p.offered, p.throughput, why
 			return bp
 		}
-		bp.MaxOffered = max(bp.MaxOffered, p.Offered)
+		bp.MaxOffered = max(bp.MaxOffered, p.offered)
 	}
 	return bp
 }
-
-func (o Outcomes) answered() int64 { c := o.counts(); return c.answered() }
 
 func median(v []float64) float64 {
 	s := slices.Clone(v)

@@ -35,13 +35,13 @@ func TestTimelineCoarsens(t *testing.T) {
 }
 
 func TestBreakingPoint(t *testing.T) {
-	pt := func(at, offered, p99 float64, ok, errs int64) TimePoint {
-		return TimePoint{At: at, Offered: offered, Throughput: float64(ok), P99: p99, Outcomes: Outcomes{OK: ok, Timeout: errs}}
+	pt := func(at, offered, p99 float64, ok, errs int64) breakSlot {
+		return breakSlot{at: at, offered: offered, throughput: float64(ok), p99: p99, due: counts{OutcomeOK: ok, OutcomeTimeout: errs}}
 	}
-	steady := []TimePoint{pt(0, 100, 200, 100, 0), pt(1, 200, 210, 200, 0), pt(2, 300, 220, 300, 0)}
+	steady := []breakSlot{pt(0, 100, 200, 100, 0), pt(1, 200, 210, 200, 0), pt(2, 300, 220, 300, 0)}
 	tests := []struct {
 		name    string
-		pts     []TimePoint
+		pts     []breakSlot
 		lines   BreakLines
 		found   bool
 		offered float64
@@ -52,7 +52,7 @@ func TestBreakingPoint(t *testing.T) {
 		{"latency, own line", append(steady, pt(3, 400, 900, 390, 0), pt(4, 500, 950, 400, 0)), BreakLines{P99: 500 * time.Microsecond}, true, 400, "over the line of 500µs"},
 		{"one slow slot is not a break", append(steady, pt(3, 400, 9000, 400, 0), pt(4, 500, 230, 500, 0)), BreakLines{}, false, 0, ""},
 		{"errors", append(steady, pt(3, 400, 230, 380, 20), pt(4, 500, 230, 400, 100)), BreakLines{}, true, 400, "failed, over the line of 1%"},
-		{"too few to judge", []TimePoint{pt(0, 1, 200, 5, 0), pt(1, 2, 99999, 5, 4), pt(2, 3, 99999, 5, 4)}, BreakLines{}, false, 0, ""},
+		{"too few to judge", []breakSlot{pt(0, 1, 200, 5, 0), pt(1, 2, 99999, 5, 4), pt(2, 3, 99999, 5, 4)}, BreakLines{}, false, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +60,7 @@ func TestBreakingPoint(t *testing.T) {
 			if bp.Found != tt.found || bp.Offered != tt.offered || !strings.Contains(bp.Reason, tt.reason) {
 				t.Errorf("%+v, want found %v at %v: %q", bp, tt.found, tt.offered, tt.reason)
 			}
-			if !bp.Found && bp.MaxOffered != tt.pts[len(tt.pts)-1].Offered {
+			if !bp.Found && bp.MaxOffered != tt.pts[len(tt.pts)-1].offered {
 				t.Errorf("max offered %v", bp.MaxOffered)
 			}
 		})
