@@ -129,14 +129,6 @@ func (t *timeline) addCached(c *slotCache, off, lat time.Duration, o Outcome) {
 	i := int64(max(off, 0)) / w
 	switch {
 	case c.used && w == c.width && i == c.idx:
-		if int64(max(off+lat, 0))/w != i {
-			// Ended in a later slot: counted there directly.
-			t.mu.Lock()
-			t.at(off + lat).done[o]++
-			t.mu.Unlock()
-			c.slot.add(lat, o)
-			return
-		}
 	case c.used && w == c.width && i < c.idx:
 		// A request that began before the cached slot: rare, and
 		// recorded directly.
@@ -145,16 +137,16 @@ func (t *timeline) addCached(c *slotCache, off, lat time.Duration, o Outcome) {
 	default:
 		t.flush(c)
 		c.used, c.idx, c.width, c.start = true, i, w, time.Duration(i*w)
-		if int64(max(off+lat, 0))/w != i {
-			t.mu.Lock()
-			t.at(off + lat).done[o]++
-			t.mu.Unlock()
-			c.slot.add(lat, o)
-			return
-		}
 	}
 	c.slot.add(lat, o)
-	c.slot.done[o]++
+	if int64(max(off+lat, 0))/w == i {
+		c.slot.done[o]++
+		return
+	}
+	// Ended in a later slot: counted there directly.
+	t.mu.Lock()
+	t.at(off + lat).done[o]++
+	t.mu.Unlock()
 }
 
 // flush merges c into the timeline. Widths only grow, so the slot that

@@ -141,13 +141,36 @@ bench's: 3 when a --threshold is not met.
 flags:
 `
 
-func benchReportCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench report", flag.ContinueOnError)
+// newSubcommand is the flag set of "authpool bench NAME", and the
+// function that reports an error and gives the exit status for it.
+func newSubcommand(name, usage string, stderr io.Writer) (*flag.FlagSet, func(error) int) {
+	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, benchReportUsage)
+		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
+	return fs, func(err error) int {
+		fmt.Fprintf(stderr, "authpool bench %s: %v\n", name, err)
+		return 2
+	}
+}
+
+// parseSubcommand parses a subcommand's flags and returns its arguments;
+// when ok is false, the command is to exit with code (0 after -h).
+func parseSubcommand(fs *flag.FlagSet, args []string) (rest []string, code int, ok bool) {
+	rest, err := parseInterspersed(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, 0, false
+	case err != nil:
+		return nil, 2, false
+	}
+	return rest, 0, true
+}
+
+func benchReportCmd(args []string, stdout, stderr io.Writer) int {
+	fs, fail := newSubcommand("report", benchReportUsage, stderr)
 	var asJSON, merge, separate bool
 	var html, hgrm, breakErrors string
 	var opt bench.ReadOptions
@@ -166,16 +189,9 @@ func benchReportCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return err
 	})
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "authpool bench report: %v\n", err)
-		return 2
+	files, code, ok := parseSubcommand(fs, args)
+	if !ok {
+		return code
 	}
 	switch {
 	case len(files) == 0:
@@ -258,23 +274,11 @@ flags:
 `
 
 func benchCompareCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, benchCompareUsage)
-		fs.PrintDefaults()
-	}
+	fs, fail := newSubcommand("compare", benchCompareUsage, stderr)
 	asJSON := fs.Bool("json", false, "write the comparison as JSON")
-	runs, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "authpool bench compare: %v\n", err)
-		return 2
+	runs, code, ok := parseSubcommand(fs, args)
+	if !ok {
+		return code
 	}
 	if len(runs) != 2 {
 		return fail(errors.New("want two runs, A and B"))
@@ -292,6 +296,7 @@ func benchCompareCmd(args []string, stdout, stderr io.Writer) int {
 		sides[i] = bench.Side{Name: name, Reports: reps}
 	}
 	c := bench.Compare(sides[0], sides[1])
+	var err error
 	if *asJSON {
 		err = c.WriteJSON(stdout)
 	} else {
