@@ -111,6 +111,28 @@ func TestOneAddressSixteenConnections(t *testing.T) {
 	})
 }
 
+// One address guessing many users at once is one line once it has
+// failed: after the first burst (16 users, none penalised yet), one guess
+// per address penalty, not one per user.
+func TestOneAddressManyUsers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHelper(latency)
+		g := newGuard(t, Config{Next: h})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() { guess(ctx, g, fmt.Sprint("user", i), "192.0.2.66", i) })
+		}
+		wg.Wait()
+		n := len(h.answers)
+		t.Logf("30 s: %d answers to a guesser of 16 users", n)
+		if n > 20 {
+			t.Errorf("%d answers in 30 s to one address guessing 16 users, want at most 20", n)
+		}
+	})
+}
+
 // Done when (generic protocol): with no address, 16 connections guessing
 // one user's password for 30 s get at most 20 answers, and other users are
 // not delayed.
@@ -475,6 +497,42 @@ func TestStoreErrorIsNoPenalty(t *testing.T) {
 		}
 		if n := strings.Count(log.String(), failFromMsg); n != 5 {
 			t.Errorf("%d failure lines, want 5", n)
+		}
+	})
+}
+
+// ctxStore is a MemoryStore that, like a networked store, fails once its
+// context has ended.
+type ctxStore struct{ *MemoryStore }
+
+func (s ctxStore) Fail(ctx context.Context, k Key, m Mark) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	return s.MemoryStore.Fail(ctx, k, m)
+}
+
+// cancelling is a Next whose caller goes away as the answer arrives.
+type cancelling struct{ cancel context.CancelFunc }
+
+func (c cancelling) Do(context.Context, framing.Request) (bool, error) {
+	c.cancel()
+	return false, nil
+}
+
+// A failure is recorded even when the caller goes away the moment it has
+// its answer: the guesser must not learn a password for free by hanging up.
+func TestFailureRecordedAfterCallerLeaves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem, err := NewMemoryStore(MemoryConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		g := newGuard(t, Config{Next: cancelling{cancel}, Store: ctxStore{mem}})
+		g.Do(ctx, auth("alice", "guess", "192.0.2.1"))
+		if s := g.Stats(); mem.Len() != 3 || s.StoreErrors != 0 {
+			t.Errorf("after a guess whose caller left: %d keys, %+v; want the failure recorded", mem.Len(), s)
 		}
 	})
 }

@@ -21,10 +21,10 @@ type MemoryConfig struct {
 	// means DefaultWindow.
 	Window time.Duration
 	// MaxKeys bounds the keys held; past it the key whose last failure is
-	// oldest is forgotten. Zero means DefaultMaxKeys. Each key costs about
-	// 100 bytes (the figure TestMemoryMillionAddresses measures, with its
-	// share of the index), so the default holds the table under 32 MiB
-	// however many addresses fail.
+	// oldest is forgotten. Zero means DefaultMaxKeys. A key costs 80 bytes
+	// with its share of the index (72 for its slot), so a full table at
+	// the default takes 20 MiB however many addresses fail
+	// (TestMemoryMillionAddresses measures it).
 	MaxKeys int
 	// Now tells the time, for tests; nil means time.Now.
 	Now func() time.Time
@@ -34,8 +34,11 @@ type MemoryConfig struct {
 // NewMemoryStore; it has no goroutine and nothing to close.
 //
 // Its keys live in one slice, linked in the order of their last failure,
-// and an index from Key to position: no pointer per key, so a full table
-// is a few large allocations that the garbage collector does not scan.
+// found through an open-addressing index of slot numbers: no pointer per
+// key, so a full table is two large allocations that the garbage
+// collector does not scan, and its size does not depend on how keys came
+// and went (a Go map under constant churn grows to several times its
+// live entries).
 // Forgetting is lazy: an expired key is dropped when it is next read, and
 // each Fail drops a few expired keys from the old end.
 type MemoryStore struct {
@@ -45,7 +48,7 @@ type MemoryStore struct {
 	epoch  time.Time
 
 	mu         sync.Mutex
-	index      map[Key]int32
+	index      index
 	slots      []slot
 	head, tail int32 // newest and oldest last failure; none when empty
 	free       int32 // first unused slot, chained through next
@@ -86,7 +89,6 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 		max:    cfg.MaxKeys,
 		now:    cfg.Now,
 		epoch:  cfg.Now(),
-		index:  make(map[Key]int32),
 		head:   none,
 		tail:   none,
 		free:   none,
@@ -144,7 +146,7 @@ func (s *MemoryStore) Fail(_ context.Context, key Key, mark Mark) (bool, error) 
 func (s *MemoryStore) Clear(_ context.Context, key Key) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i, ok := s.index[key]; ok {
+	if i, ok := s.index.find(s.slots, key); ok {
 		s.remove(i)
 	}
 	return nil
@@ -154,12 +156,12 @@ func (s *MemoryStore) Clear(_ context.Context, key Key) error {
 func (s *MemoryStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.index)
+	return s.index.n
 }
 
 // lookup finds key's slot, dropping it if it has expired.
 func (s *MemoryStore) lookup(key Key, now int64) (int32, bool) {
-	i, ok := s.index[key]
+	i, ok := s.index.find(s.slots, key)
 	if !ok {
 		return 0, false
 	}
@@ -185,7 +187,7 @@ func (s *MemoryStore) sweep(now int64, n int) {
 // insert makes a fresh slot for key, not linked yet, forgetting the oldest
 // key if the table is full.
 func (s *MemoryStore) insert(key Key) int32 {
-	if len(s.index) >= s.max {
+	if s.index.n >= s.max {
 		s.remove(s.tail)
 	}
 	var i int32
@@ -193,17 +195,24 @@ func (s *MemoryStore) insert(key Key) int32 {
 		i = s.free
 		s.free = s.slots[i].next
 	} else {
+		if len(s.slots) == cap(s.slots) {
+			// Grow by doubling, but never past max: append's own
+			// growth would leave up to a quarter of a full table unused.
+			grown := make([]slot, len(s.slots), min(max(2*cap(s.slots), 256), s.max))
+			copy(grown, s.slots)
+			s.slots = grown
+		}
 		s.slots = append(s.slots, slot{})
 		i = int32(len(s.slots) - 1)
 	}
 	s.slots[i] = slot{key: key, prev: none, next: none}
-	s.index[key] = i
+	s.index.add(s.slots, i)
 	return i
 }
 
 func (s *MemoryStore) remove(i int32) {
 	s.unlink(i)
-	delete(s.index, s.slots[i].key)
+	s.index.remove(s.slots, i)
 	s.slots[i] = slot{next: s.free}
 	s.free = i
 }
