@@ -60,6 +60,12 @@ type Config struct {
 	// MaxWaiting bounds the attempts in line on one key; more fail at
 	// once with ErrBusy. Zero means DefaultMaxWaiting.
 	MaxWaiting int
+	// MaxWait bounds an attempt's time in line and waiting out its
+	// penalty when its context has no deadline (a context's deadline
+	// bounds it otherwise); Next's own time is not counted. Zero means
+	// twice Max, so that an attempt behind another one at the full
+	// penalty still gets its turn.
+	MaxWait time.Duration
 	// IPv6Bits is the prefix length IPv6 addresses are penalised by: a
 	// host that holds a whole /64 gains nothing by changing address.
 	// IPv4 addresses are penalised one by one. Zero means DefaultIPv6Bits.
@@ -89,7 +95,7 @@ func (cfg *Config) fill() error {
 	switch {
 	case cfg.Next == nil:
 		return bad("Next is nil")
-	case cfg.Base < 0, cfg.Max < 0, cfg.UserMax < 0, cfg.Window < 0:
+	case cfg.Base < 0, cfg.Max < 0, cfg.UserMax < 0, cfg.Window < 0, cfg.MaxWait < 0:
 		return bad("negative duration")
 	case cfg.MaxKeys < 0, cfg.MaxWaiting < 0:
 		return bad("negative bound")
@@ -117,6 +123,7 @@ func (cfg *Config) fill() error {
 		// guess through early.
 		return bad("window %v shorter than max %v", cfg.Window, cfg.Max)
 	}
+	fillDur(&cfg.MaxWait, 2*cfg.Max)
 	if cfg.MaxWaiting == 0 {
 		cfg.MaxWaiting = DefaultMaxWaiting
 	}

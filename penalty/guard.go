@@ -121,6 +121,11 @@ func (g *Guard) Do(ctx context.Context, req framing.Request) (bool, error) {
 // and no attempt takes a user's turnstile while holding another, so two
 // attempts never wait for each other in a circle.
 func (g *Guard) waitTurn(ctx context.Context, a *attempt) (release func(), err error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.cfg.MaxWait)
+		defer cancel()
+	}
 	releaseOwn, err := g.enter(ctx, a.own)
 	if err != nil {
 		return nil, err

@@ -49,6 +49,24 @@ func every(ctx context.Context, period time.Duration, f func()) {
 	}
 }
 
+// siege has 16 connections guess for 30 s of the test's clock from
+// client, the i-th one user(i)'s password, while each of alongside runs
+// with the same context; it returns when all have ended.
+func siege(g *Guard, client string, user func(i int) string, alongside ...func(ctx context.Context)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() { guess(ctx, g, user(i), client, i) })
+	}
+	for _, f := range alongside {
+		wg.Go(func() { f(ctx) })
+	}
+	wg.Wait()
+}
+
+func alice(int) string { return "alice" }
+
 // Done when: one address guessing one user's password over 16 connections
 // for 30 s gets at most 10 answers; meanwhile the right password from
 // another address waits at most UserMax, and another user is not delayed.
@@ -56,15 +74,9 @@ func TestOneAddressSixteenConnections(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHelper(latency)
 		g := newGuard(t, Config{Next: h})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		var wg sync.WaitGroup
-		for i := range 16 {
-			wg.Go(func() { guess(ctx, g, "alice", "192.0.2.66", i) })
-		}
 		var mu sync.Mutex
 		var aliceWorst, bobWorst time.Duration
-		wg.Go(func() {
+		siege(g, "192.0.2.66", alice, func(ctx context.Context) {
 			every(ctx, 3*time.Second, func() {
 				ok, d, err := timed(t, g, auth("alice", "wonderland", "198.51.100.7"))
 				if !ok || err != nil {
@@ -74,8 +86,7 @@ func TestOneAddressSixteenConnections(t *testing.T) {
 				aliceWorst = max(aliceWorst, d)
 				mu.Unlock()
 			})
-		})
-		wg.Go(func() {
+		}, func(ctx context.Context) {
 			every(ctx, time.Second, func() {
 				ok, d, err := timed(t, g, auth("bob", "builder", "203.0.113.9"))
 				if !ok || err != nil {
@@ -86,7 +97,6 @@ func TestOneAddressSixteenConnections(t *testing.T) {
 				mu.Unlock()
 			})
 		})
-		wg.Wait()
 
 		guesses := 0
 		for _, a := range h.answers {
@@ -118,13 +128,7 @@ func TestOneAddressManyUsers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHelper(latency)
 		g := newGuard(t, Config{Next: h})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		var wg sync.WaitGroup
-		for i := range 16 {
-			wg.Go(func() { guess(ctx, g, fmt.Sprint("user", i), "192.0.2.66", i) })
-		}
-		wg.Wait()
+		siege(g, "192.0.2.66", func(i int) string { return fmt.Sprint("user", i) })
 		n := len(h.answers)
 		t.Logf("30 s: %d answers to a guesser of 16 users", n)
 		if n > 20 {
@@ -140,14 +144,8 @@ func TestNoAddressSixteenConnections(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHelper(latency)
 		g := newGuard(t, Config{Next: h})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		var wg sync.WaitGroup
-		for i := range 16 {
-			wg.Go(func() { guess(ctx, g, "alice", "", i) })
-		}
 		var bobWorst time.Duration
-		wg.Go(func() {
+		siege(g, "", alice, func(ctx context.Context) {
 			every(ctx, time.Second, func() {
 				ok, d, err := timed(t, g, auth("bob", "builder", ""))
 				if !ok || err != nil {
@@ -156,7 +154,6 @@ func TestNoAddressSixteenConnections(t *testing.T) {
 				bobWorst = max(bobWorst, d)
 			})
 		})
-		wg.Wait()
 		guesses := h.count("alice")
 		t.Logf("30 s: %d answers to the guesser; bob waited at most %v", guesses, bobWorst)
 		if guesses > 20 || guesses < 5 {
@@ -314,7 +311,7 @@ func TestSuccessClearsPair(t *testing.T) {
 func TestTurnstileSerialises(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHelper(latency)
-		g := newGuard(t, Config{Next: h})
+		g := newGuard(t, Config{Next: h, MaxWait: time.Hour})
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i := range 16 {
@@ -405,6 +402,41 @@ func TestWaitsRespectContext(t *testing.T) {
 		}
 		if s := g.Stats(); s.Lines != 0 || s.GaveUp != 3 || len(h.answers) != asked {
 			t.Errorf("after: %+v, %d answers; want no line, 3 given up, Next not asked", s, len(h.answers)-asked)
+		}
+	})
+}
+
+// With no deadline of its own, an attempt waits at most MaxWait, in line
+// and for its penalty together, and gives up as a timeout as soon as it
+// knows it cannot make it.
+func TestMaxWaitWithoutDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHelper(0)
+		g := newGuard(t, Config{Next: h, MaxWait: 20 * time.Second})
+		for i := range 4 {
+			timed(t, g, auth("alice", fmt.Sprint("w", i), "192.0.2.1")) // penalty now Max
+		}
+		asked := len(h.answers)
+		errs := make(chan error, 3)
+		start := time.Now()
+		for i := range 3 {
+			go func() {
+				_, err := g.Do(context.Background(), auth("alice", fmt.Sprint("x", i), "192.0.2.1"))
+				errs <- err
+			}()
+		}
+		var timeouts int
+		for range 3 {
+			if err := <-errs; errors.Is(err, ErrPenalised) {
+				timeouts++
+			} else if err != nil {
+				t.Errorf("attempt: %v", err)
+			}
+		}
+		// The first is answered after Max; the others would have to wait
+		// another Max, past MaxWait, and know it then.
+		if timeouts != 2 || len(h.answers) != asked+1 || time.Since(start) != DefaultMax {
+			t.Errorf("%d timeouts, %d answers after %v; want 2 and 1 after Max", timeouts, len(h.answers)-asked, time.Since(start))
 		}
 	})
 }
@@ -560,6 +592,18 @@ func TestSharedStoreNeedsSharedSecret(t *testing.T) {
 	})
 }
 
+func TestConfigDefaults(t *testing.T) {
+	g := newGuard(t, Config{Next: newHelper(0)})
+	c := g.cfg
+	if c.Base != 2*time.Second || c.Max != 15*time.Second || c.UserMax != 2*time.Second || c.Window != 10*time.Minute ||
+		c.MaxWait != 30*time.Second || c.MaxWaiting != DefaultMaxWaiting || c.IPv6Bits != 64 || len(c.Secret) != 32 {
+		t.Errorf("defaults: %+v", c)
+	}
+	if s, ok := c.Store.(*MemoryStore); !ok || s.max != 250_000 || s.window != 10*time.Minute {
+		t.Errorf("default store: %#v", c.Store)
+	}
+}
+
 func TestConfigRefused(t *testing.T) {
 	next := newHelper(0)
 	tests := []struct {
@@ -568,6 +612,7 @@ func TestConfigRefused(t *testing.T) {
 	}{
 		{"no next", Config{}},
 		{"negative base", Config{Next: next, Base: -1}},
+		{"negative wait", Config{Next: next, MaxWait: -1}},
 		{"base above max", Config{Next: next, Base: 20 * time.Second}},
 		{"user max above max", Config{Next: next, UserMax: time.Minute}},
 		{"window below max", Config{Next: next, Window: 5 * time.Second}},

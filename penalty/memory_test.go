@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/authpool/authpool/framing"
@@ -51,10 +52,14 @@ func TestMemoryMillionAddresses(t *testing.T) {
 	}
 }
 
-// refuser says no at once.
-type refuser struct{}
+// refuser says no at once, acceptor yes.
+type (
+	refuser  struct{}
+	acceptor struct{}
+)
 
-func (refuser) Do(context.Context, framing.Request) (bool, error) { return false, nil }
+func (refuser) Do(context.Context, framing.Request) (bool, error)  { return false, nil }
+func (acceptor) Do(context.Context, framing.Request) (bool, error) { return true, nil }
 
 // BenchmarkMillionAddresses is TestMemoryMillionAddresses through a Guard,
 // whatever b.N: a million failed logins, each from a fresh address for a
@@ -81,3 +86,32 @@ func BenchmarkMillionAddresses(b *testing.B) {
 		b.ReportMetric(float64(growth)/float64(g.Stats().Keys), "B/key")
 	}
 }
+
+// BenchmarkGuard is the Guard's cost on a login nobody is guessing: a
+// right password from a clean address, in parallel, against Next alone.
+func BenchmarkGuard(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
+			g, err := New(Config{Next: acceptor{}, Off: !on})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var n atomicCounter
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					i := n.next()
+					req := auth("alice", "wonderland", "")
+					req.Client = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+					if ok, err := g.Do(ctx, req); !ok || err != nil {
+						b.Fatal(ok, err)
+					}
+				}
+			})
+		})
+	}
+}
+
+type atomicCounter struct{ n atomic.Uint64 }
+
+func (c *atomicCounter) next() uint64 { return c.n.Add(1) }
