@@ -104,11 +104,19 @@ func (cfg *Config) fill() error {
 	case cfg.Secret != nil && len(cfg.Secret) < 32:
 		return bad("secret of %d bytes: want at least 32", len(cfg.Secret))
 	}
-	for _, p := range cfg.Exempt {
+	exempt := make([]netip.Prefix, len(cfg.Exempt))
+	for i, p := range cfg.Exempt {
 		if !p.IsValid() {
 			return bad("invalid exempt network")
 		}
+		// Addresses are matched unmapped (client), so IPv4-mapped
+		// networks are too.
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		exempt[i] = p.Masked()
 	}
+	cfg.Exempt = exempt
 	fillDur(&cfg.Base, DefaultBase)
 	fillDur(&cfg.Max, DefaultMax)
 	fillDur(&cfg.UserMax, DefaultUserMax)

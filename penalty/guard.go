@@ -116,10 +116,11 @@ func (g *Guard) Do(ctx context.Context, req framing.Request) (bool, error) {
 	return ok, nil
 }
 
-// waitTurn takes the attempt's turnstiles and waits out its penalty. The
-// order of taking, own key then address, is the same for every attempt,
-// and no attempt takes a user's turnstile while holding another, so two
-// attempts never wait for each other in a circle.
+// waitTurn takes the attempt's turnstiles and waits out its penalty. Every
+// attempt takes its own line first and perhaps its address's second, and
+// none takes them the other way round, so no two attempts wait for each
+// other in a circle. Without a deadline of the caller's, MaxWait bounds
+// it all.
 func (g *Guard) waitTurn(ctx context.Context, a *attempt) (release func(), err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

@@ -214,12 +214,13 @@ func TestExemptNeverDelayed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log bytes.Buffer
 		g := newGuard(t, Config{
-			Next:   newHelper(0),
-			Exempt: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:f::/48")},
+			Next: newHelper(0),
+			Exempt: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:f::/48"),
+				netip.MustParsePrefix("::ffff:172.16.0.0/108")},
 			Logger: slog.New(slog.NewTextHandler(&log, nil)),
 		})
 		for i := range 20 {
-			for _, c := range []string{"10.1.2.3", "2001:db8:f:1::5", "::ffff:10.9.9.9"} {
+			for _, c := range []string{"10.1.2.3", "2001:db8:f:1::5", "::ffff:10.9.9.9", "172.16.0.1", "::ffff:172.31.1.1"} {
 				if _, d, _ := timed(t, g, auth("alice", fmt.Sprint("wrong", i), c)); d != 0 {
 					t.Fatalf("exempt %s waited %v", c, d)
 				}
