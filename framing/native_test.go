@@ -33,11 +33,11 @@ func TestCutNativeID(t *testing.T) {
 }
 
 func TestNativeRoundTrip(t *testing.T) {
-	line, err := AppendNativeRequest(nil, 12, Request{OpAuth, "a", "b", "p:w"})
+	line, err := AppendNativeRequest(nil, 12, Request{Op: OpAuth, User: "a", Server: "b", Password: "p:w"})
 	if err != nil || string(line) != "12 auth:a:b:p:w\n" {
 		t.Fatalf("AppendNativeRequest = %q, %v", line, err)
 	}
-	if _, err := AppendNativeRequest(nil, 1, Request{OpAuth, "a:x", "b", "p"}); !errors.Is(err, ErrBadRequest) {
+	if _, err := AppendNativeRequest(nil, 1, Request{Op: OpAuth, User: "a:x", Server: "b", Password: "p"}); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("bad request encoded: %v", err)
 	}
 	tests := []struct {

@@ -14,16 +14,16 @@ func TestAppendRequest(t *testing.T) {
 		want    string
 		wantErr error
 	}{
-		{Generic, Request{OpAuth, "alice", "example.com", "a:b"}, "auth:alice:example.com:a:b\n", nil},
-		{Generic, Request{OpIsUser, "bob", "example.com", ""}, "isuser:bob:example.com\n", nil},
-		{Generic, Request{OpSetPass, "bob", "example.com", "\x03\x7f"}, "setpass:bob:example.com:\x03\x7f\n", nil},
-		{Generic, Request{OpTryRegister, "bob", "example.com", "pw"}, "", ErrBadRequest},
-		{Generic, Request{OpAuth, "bob", "example.com", "p\rw"}, "", ErrBadRequest},
-		{Ejabberd, Request{OpAuth, "alice", "example.com", "€"}, "\x00\x1aauth:alice:example.com:€", nil},
-		{Ejabberd, Request{OpRemoveUser, "bob", "example.com", ""}, "\x00\x1aremoveuser:bob:example.com", nil},
-		{Ejabberd, Request{OpRemoveUser3, "bob", "e", "pw"}, "\x00\x14removeuser3:bob:e:pw", nil},
-		{Ejabberd, Request{OpAuth, "a", "b", strings.Repeat("x", MaxPayload-9)}, "\xff\xffauth:a:b:" + strings.Repeat("x", MaxPayload-9), nil},
-		{Ejabberd, Request{OpAuth, "a", "b", strings.Repeat("x", MaxPayload-8)}, "", ErrBadRequest},
+		{Generic, Request{Op: OpAuth, User: "alice", Server: "example.com", Password: "a:b"}, "auth:alice:example.com:a:b\n", nil},
+		{Generic, Request{Op: OpIsUser, User: "bob", Server: "example.com", Password: ""}, "isuser:bob:example.com\n", nil},
+		{Generic, Request{Op: OpSetPass, User: "bob", Server: "example.com", Password: "\x03\x7f"}, "setpass:bob:example.com:\x03\x7f\n", nil},
+		{Generic, Request{Op: OpTryRegister, User: "bob", Server: "example.com", Password: "pw"}, "", ErrBadRequest},
+		{Generic, Request{Op: OpAuth, User: "bob", Server: "example.com", Password: "p\rw"}, "", ErrBadRequest},
+		{Ejabberd, Request{Op: OpAuth, User: "alice", Server: "example.com", Password: "€"}, "\x00\x1aauth:alice:example.com:€", nil},
+		{Ejabberd, Request{Op: OpRemoveUser, User: "bob", Server: "example.com", Password: ""}, "\x00\x1aremoveuser:bob:example.com", nil},
+		{Ejabberd, Request{Op: OpRemoveUser3, User: "bob", Server: "e", Password: "pw"}, "\x00\x14removeuser3:bob:e:pw", nil},
+		{Ejabberd, Request{Op: OpAuth, User: "a", Server: "b", Password: strings.Repeat("x", MaxPayload-9)}, "\xff\xffauth:a:b:" + strings.Repeat("x", MaxPayload-9), nil},
+		{Ejabberd, Request{Op: OpAuth, User: "a", Server: "b", Password: strings.Repeat("x", MaxPayload-8)}, "", ErrBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.p.String()+"/"+tt.r.Op.String(), func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 )
 
 // MaxPayload is the longest request payload, in bytes without the line end
@@ -84,6 +85,10 @@ type Request struct {
 	User     string
 	Server   string
 	Password string // only for operations where HasPassword is true
+	// Client is the caller's network address when known (the zero Addr
+	// when not). It is never sent to a helper: no encoder writes it. The
+	// guessing defence (package penalty) keys its penalties on it.
+	Client netip.Addr
 }
 
 // Validate reports whether r can be sent to a helper without any chance of
@@ -214,6 +219,9 @@ func (r Request) String() string {
 	if r.Op.HasPassword() {
 		s += " password=" + redacted(r.Password)
 	}
+	if r.Client.IsValid() {
+		s += " from " + r.Client.String()
+	}
 	return s
 }
 
@@ -233,6 +241,9 @@ func (r Request) LogValue() slog.Value {
 	}
 	if r.Op.HasPassword() {
 		attrs = append(attrs, slog.String("password", redacted(r.Password)))
+	}
+	if r.Client.IsValid() {
+		attrs = append(attrs, slog.String("client", r.Client.String()))
 	}
 	return slog.GroupValue(attrs...)
 }

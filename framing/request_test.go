@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -15,16 +16,16 @@ func TestParseRequest(t *testing.T) {
 		want    Request
 		wantErr string // substring; empty means success
 	}{
-		{in: "auth:alice:example.com:secret", want: Request{OpAuth, "alice", "example.com", "secret"}},
-		{in: "auth:alice:example.com:a:b:c", want: Request{OpAuth, "alice", "example.com", "a:b:c"}},
-		{in: "auth:alice:example.com:", want: Request{OpAuth, "alice", "example.com", ""}},
-		{in: "auth:alice:example.com:\x03\x04\x13\x1a\x7f\xff", want: Request{OpAuth, "alice", "example.com", "\x03\x04\x13\x1a\x7f\xff"}},
-		{in: "auth:alice:example.com:" + long, want: Request{OpAuth, "alice", "example.com", long}},
-		{in: "isuser:bob:example.com", want: Request{OpIsUser, "bob", "example.com", ""}},
-		{in: "setpass:bob:example.com:new", want: Request{OpSetPass, "bob", "example.com", "new"}},
-		{in: "tryregister:bob:example.com:pw", want: Request{OpTryRegister, "bob", "example.com", "pw"}},
-		{in: "removeuser:bob:example.com", want: Request{OpRemoveUser, "bob", "example.com", ""}},
-		{in: "removeuser3:bob:example.com:pw", want: Request{OpRemoveUser3, "bob", "example.com", "pw"}},
+		{in: "auth:alice:example.com:secret", want: Request{Op: OpAuth, User: "alice", Server: "example.com", Password: "secret"}},
+		{in: "auth:alice:example.com:a:b:c", want: Request{Op: OpAuth, User: "alice", Server: "example.com", Password: "a:b:c"}},
+		{in: "auth:alice:example.com:", want: Request{Op: OpAuth, User: "alice", Server: "example.com", Password: ""}},
+		{in: "auth:alice:example.com:\x03\x04\x13\x1a\x7f\xff", want: Request{Op: OpAuth, User: "alice", Server: "example.com", Password: "\x03\x04\x13\x1a\x7f\xff"}},
+		{in: "auth:alice:example.com:" + long, want: Request{Op: OpAuth, User: "alice", Server: "example.com", Password: long}},
+		{in: "isuser:bob:example.com", want: Request{Op: OpIsUser, User: "bob", Server: "example.com", Password: ""}},
+		{in: "setpass:bob:example.com:new", want: Request{Op: OpSetPass, User: "bob", Server: "example.com", Password: "new"}},
+		{in: "tryregister:bob:example.com:pw", want: Request{Op: OpTryRegister, User: "bob", Server: "example.com", Password: "pw"}},
+		{in: "removeuser:bob:example.com", want: Request{Op: OpRemoveUser, User: "bob", Server: "example.com", Password: ""}},
+		{in: "removeuser3:bob:example.com:pw", want: Request{Op: OpRemoveUser3, User: "bob", Server: "example.com", Password: "pw"}},
 		{in: "", wantErr: "no ':'"},
 		{in: "auth", wantErr: "no ':'"},
 		{in: "login:alice:example.com:pw", wantErr: "unknown operation"},
@@ -73,10 +74,10 @@ func TestValidateRejects(t *testing.T) {
 	}{
 		{"zero", Request{}},
 		{"unknown op", Request{Op: 99, User: "a", Server: "b"}},
-		{"colon in user", Request{OpAuth, "a:b", "example.com", "pw"}},
-		{"colon in server", Request{OpIsUser, "a", "example.com:5222", ""}},
-		{"password on isuser", Request{OpIsUser, "a", "b", "pw"}},
-		{"too long", Request{OpAuth, "a", "b", strings.Repeat("x", MaxPayload)}},
+		{"colon in user", Request{Op: OpAuth, User: "a:b", Server: "example.com", Password: "pw"}},
+		{"colon in server", Request{Op: OpIsUser, User: "a", Server: "example.com:5222", Password: ""}},
+		{"password on isuser", Request{Op: OpIsUser, User: "a", Server: "b", Password: "pw"}},
+		{"too long", Request{Op: OpAuth, User: "a", Server: "b", Password: strings.Repeat("x", MaxPayload)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,7 +92,7 @@ func TestValidateRejects(t *testing.T) {
 // or an error string.
 func TestPasswordNeverPrinted(t *testing.T) {
 	const secret = "s3cr3t-Pa55"
-	r := Request{OpAuth, "alice", "example.com", secret}
+	r := Request{Op: OpAuth, User: "alice", Server: "example.com", Password: secret, Client: netip.MustParseAddr("2001:db8::7")}
 	var logBuf strings.Builder
 	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("req", "request", r)
 	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("req", "request", r)
@@ -117,7 +118,27 @@ func TestPasswordNeverPrinted(t *testing.T) {
 			t.Errorf("password leaked into %q", out)
 		}
 	}
-	if !strings.Contains(logBuf.String(), "alice") {
-		t.Errorf("log lost the user: %s", logBuf.String())
+	if !strings.Contains(logBuf.String(), "alice") || !strings.Contains(logBuf.String(), "2001:db8::7") {
+		t.Errorf("log lost the user or the client: %s", logBuf.String())
+	}
+}
+
+// TestClientNeverSent: the client address is for authpool alone; no
+// encoder puts it on a helper's wire.
+func TestClientNeverSent(t *testing.T) {
+	bare := Request{Op: OpAuth, User: "alice", Server: "example.com", Password: "pw"}
+	with := bare
+	with.Client = netip.MustParseAddr("192.0.2.1")
+	for _, p := range []Protocol{Generic, Ejabberd} {
+		a, errA := p.AppendRequest(nil, bare)
+		b, errB := p.AppendRequest(nil, with)
+		if errA != nil || errB != nil || string(a) != string(b) {
+			t.Errorf("%v: %q, %v with a client; %q, %v without", p, b, errB, a, errA)
+		}
+	}
+	a, errA := AppendNativeRequest(nil, 1, bare)
+	b, errB := AppendNativeRequest(nil, 1, with)
+	if errA != nil || errB != nil || string(a) != string(b) {
+		t.Errorf("native: %q, %v with a client; %q, %v without", b, errB, a, errA)
 	}
 }
