@@ -114,9 +114,9 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 
 	fs.IntVar(&f.concurrency, "concurrency", 0, "closed loop: requests in flight; open loop: the most that may be (0: --processes for a command, 16 otherwise)")
 	fs.Float64Var(&f.rate, "rate", 0, "open loop: requests per second in all, latency measured from each one's due time (0: closed loop)")
-	fs.DurationVar(&f.duration, "duration", 10*time.Second, "length of the measured phase")
-	fs.Int64Var(&f.requests, "requests", 0, "send this many requests instead of running for --duration")
-	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring (answers still checked)")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "length of the measured phase (0: none, with --requests)")
+	fs.Int64Var(&f.requests, "requests", 0, "send this many requests instead of running for --duration (0: run for --duration)")
+	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring, answers still checked (0: none)")
 
 	fs.StringVar(&f.credentials, "credentials", "", "workload file: lines \"op:user:server[:password] EXPECTED\", EXPECTED 1 or 0")
 	fs.IntVar(&f.users, "users", 1000, "without --credentials: number of generated users")
@@ -150,6 +150,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "authpool bench: %v\n", err)
 		return 2
+	}
+	if err := checkNumbers(fs); err != nil {
+		return fail(err)
 	}
 	seen := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { seen[fl.Name] = true })
