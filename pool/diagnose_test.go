@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 // DiagnoseStart sorts what keeps a program from running into the kinds an
@@ -13,13 +15,7 @@ import (
 // only as an exit: env not finding the interpreter.
 func TestDiagnoseStart(t *testing.T) {
 	dir := t.TempDir()
-	script := func(name, text string, mode os.FileMode) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	script := func(name, text string, mode os.FileMode) string { return testutil.Script(t, dir, name, text, mode) }
 	for _, tt := range []struct {
 		name string
 		path string

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 func init() {
@@ -82,13 +84,7 @@ var timing = []string{"slow_start?", "slow_answer?"}
 // status follows.
 func TestDoctorScripts(t *testing.T) {
 	dir := t.TempDir()
-	script := func(name, text string, mode os.FileMode) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	script := func(name, text string, mode os.FileMode) string { return testutil.Script(t, dir, name, text, mode) }
 	users := filepath.Join(dir, "users.txt")
 	data, err := os.ReadFile(scripts(t, "demo-users.txt"))
 	if err != nil {
@@ -159,9 +155,11 @@ func TestDoctorScripts(t *testing.T) {
 		{name: "sample.py asked ejabberd", flags: append([]string{"--protocol", "ejabberd"}, other...), cmd: []string{scripts(t, "sample.py")}, want: []string{"wrong_protocol"}, code: 1},
 
 		// Answers, with more.
-		{name: "banner", flags: slow, cmd: []string{scripts(t, "noisy.py"), "--banner"}, want: []string{"banner"}, code: 1, in: `"noisy.py 1.0 ready"`},
-		{name: "echo", flags: slow, cmd: []string{scripts(t, "noisy.py"), "--echo"}, want: []string{"echo"}, code: 1},
-		{name: "warnings on stdout", flags: slow, cmd: []string{scripts(t, "noisy.py"), "--warning"}, want: []string{"extra_output"}, code: 1, in: "Undefined variable"},
+		{name: "banner", flags: slow, cmd: []string{scripts(t, "misbehave.py"), "--banner"}, want: []string{"banner"}, code: 1, in: `"misbehave.py 1.0 ready"`},
+		{name: "echo", flags: slow, cmd: []string{scripts(t, "misbehave.py"), "--echo-requests"}, want: []string{"echo"}, code: 1},
+		{name: "echo, ejabberd", flags: append([]string{"--protocol", "ejabberd"}, slow...), cmd: []string{scripts(t, "misbehave.py"), "--protocol", "ejabberd", "--echo-requests"},
+			want: []string{"echo"}, code: 1},
+		{name: "warnings on stdout", flags: slow, cmd: []string{scripts(t, "misbehave.py"), "--stdout-warning"}, want: []string{"extra_output"}, code: 1, in: "Undefined variable"},
 		{name: "stray answers", flags: slow, cmd: []string{scripts(t, "stray.py"), "--prompted", "0", "--extra", "1", "--interval", "0"}, want: []string{"stray_answers"}, code: 1},
 		{name: "leaky-stderr.py", flags: slow, cmd: []string{scripts(t, "leaky-stderr.py")}, want: []string{"password_on_stderr"}, code: 1},
 		{name: "leaky-stderr.sh", flags: slow, cmd: []string{scripts(t, "leaky-stderr.sh")}, want: []string{"password_on_stderr"}, code: 1},
@@ -169,8 +167,8 @@ func TestDoctorScripts(t *testing.T) {
 			want: []string{"accepts_any_password", "claims_absent_user?"}, code: 1},
 
 		// Time.
-		{name: "slow start", flags: fast, cmd: []string{scripts(t, "slow.py"), "--start", "2"}, want: []string{"slow_start"}, code: 1},
-		{name: "slow answers", flags: other, cmd: []string{scripts(t, "slow.py"), "--answer", "1"}, want: []string{"slow_answer"}, code: 1},
+		{name: "slow start", flags: fast, cmd: []string{scripts(t, "misbehave.py"), "--start-delay", "2"}, want: []string{"slow_start"}, code: 1},
+		{name: "slow answers", flags: other, cmd: []string{scripts(t, "misbehave.py"), "--answer-delay", "1"}, want: []string{"slow_answer"}, code: 1},
 
 		// Stopping.
 		{name: "ignores SIGTERM", flags: slow, cmd: []string{scripts(t, "misbehave.py"), "--ignore-sigterm", "--grandchild", pidfile("sigterm")},
@@ -188,6 +186,9 @@ func TestDoctorScripts(t *testing.T) {
 			want: []string{"junk"}, code: 1},
 		{name: "a password it does not know", flags: append([]string{"--user", "alice@example.com"}, slow...), cmd: []string{scripts(t, "sample.py")}, stdin: "not-" + secretMark + "\n",
 			want: []string{"rejects_right_password"}, code: 1},
+		{name: "junk that repeats an earlier password", flags: append([]string{"--user", "alice@example.com"}, slow...),
+			cmd:   []string{script("repeats.sh", "#!/bin/sh\nwhile IFS= read -r l; do case $l in isuser:alice:*) echo \"last: $prev\";; *) echo 0;; esac; prev=$l; done\n", 0o755)},
+			stdin: "again-" + secretMark + "\n", want: []string{"junk", "rejects_right_password"}, code: 1},
 		{name: "a user it does not know", flags: append([]string{"--user", "nobody@example.com"}, slow...), cmd: []string{scripts(t, "sample.py")}, stdin: secretMark + "\n",
 			want: []string{"denies_user", "rejects_right_password"}, code: 1},
 	}
@@ -229,9 +230,9 @@ func TestDoctorScripts(t *testing.T) {
 // The text report: each finding with its fix, and the verdict; the
 // password given never shown, nor doctor's own.
 func TestDoctorTextReport(t *testing.T) {
-	code, out, _ := runDoctor(t, "not-"+secretMark+"\n", "--user", "alice@example.com", "--", scripts(t, "noisy.py"), "--echo")
+	code, out, _ := runDoctor(t, "not-"+secretMark+"\n", "--user", "alice@example.com", "--", scripts(t, "misbehave.py"), "--echo-requests")
 	for _, want := range []string{
-		"authpool doctor: " + scripts(t, "noisy.py") + " (--protocol generic",
+		"authpool doctor: " + scripts(t, "misbehave.py") + " (--protocol generic",
 		"\nPROBLEM echo: it echoes each request back",
 		"\n  fix: do not print the request",
 		"\nPROBLEM rejects_right_password: it answered no to the password given for alice@example.com",

@@ -420,7 +420,7 @@ func (d *doctorRun) rest(ctx context.Context, h *doctorHelper, first *exchange) 
 		ex := h.ask(ctx, s.req, time.Now().Add(d.timeout+d.extT), d.quiet)
 		exs = append(exs, ex)
 		if !ex.read.answered {
-			d.noLaterAnswer(h, ex, len(exs)-1)
+			d.noLaterAnswer(h, ex, len(exs)-1, !anySecret(exs))
 			break
 		}
 		slowest = max(slowest, ex.took)
@@ -479,8 +479,9 @@ func (d *doctorRun) exitedAfter(h *doctorHelper, exs []*exchange) bool {
 	return true
 }
 
-// noLaterAnswer says why a later request got no answer.
-func (d *doctorRun) noLaterAnswer(h *doctorHelper, ex *exchange, answered int) {
+// noLaterAnswer says why a later request got no answer, after answered
+// others; its output is shown only when no password was sent before it.
+func (d *doctorRun) noLaterAnswer(h *doctorHelper, ex *exchange, answered int, show bool) {
 	stderr := h.stderr.tail()
 	switch {
 	case ex.ended:
@@ -498,7 +499,7 @@ func (d *doctorRun) noLaterAnswer(h *doctorHelper, ex *exchange, answered int) {
 			Fix:  d.answerRule() + "; it must not wait for anything after an answer but the next request"})
 	default:
 		what := fmt.Sprintf("its output to %s is no answer", ex.req)
-		if !ex.secret {
+		if show {
 			what += ": " + quoteOutput(ex.out)
 		}
 		d.rep.add(finding{ID: findJunk, Severity: problem, Stderr: stderr, What: what, Fix: d.answerRule()})

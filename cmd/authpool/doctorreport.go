@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,7 +147,9 @@ func (r *doctorReport) writeText(w io.Writer) {
 		if len(f.Stderr) > 0 {
 			fmt.Fprintln(w, "  its stderr:")
 			for _, l := range f.Stderr {
-				fmt.Fprintf(w, "    %s\n", l)
+				// Quoted: nothing a helper writes can pass for doctor's
+				// own lines, or reach the terminal as a control sequence.
+				fmt.Fprintf(w, "    %s\n", strconv.Quote(l))
 			}
 		}
 		fmt.Fprintf(w, "  fix: %s\n", f.Fix)
