@@ -178,6 +178,9 @@ func (r *doctorReport) writeJSON(w io.Writer) error {
 	if r.Findings == nil {
 		r.Findings = []finding{}
 	}
+	if r.Passed == nil {
+		r.Passed = []string{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
