@@ -144,12 +144,12 @@ func (d *doctorRun) first(ctx context.Context) (*doctorHelper, *exchange) {
 		// No answer in the time serve gives: try the other ways it
 		// might work while waiting on, to tell slow from never, until
 		// one of them answers, which says it all.
-		mctx, answeredElsewhere := context.WithCancel(ctx)
-		alts = d.alternates(actx, answeredElsewhere)
+		mctx, stopMain := context.WithCancel(ctx)
+		alts = d.alternates(actx, func() { stopMain(); stopAlts() })
 		if !ex.ended {
 			h.await(mctx, ex, t0.Add(d.limit+d.ext), d.quiet)
 		}
-		answeredElsewhere()
+		stopMain()
 	}
 	ex.finish()
 	if ex.read.answered {
@@ -213,7 +213,8 @@ type alternate struct {
 	ex        *exchange
 }
 
-// alternates starts them; answered is called when one of them answers.
+// alternates starts them; answered is called when one of them answers,
+// and ends the wait of the others.
 func (d *doctorRun) alternates(ctx context.Context, answered func()) []*alternate {
 	other := framing.Ejabberd
 	if d.pool.Protocol == framing.Ejabberd {
