@@ -63,7 +63,7 @@ func extraWait(limit time.Duration) time.Duration {
 // requests, the stop, and a margin.
 func doctorBudget(dc doctorConfig) time.Duration {
 	d := newDoctorRun(dc)
-	first := 2*d.limit + d.ext // the alternates start when the first limit has passed
+	first := max(d.limit+d.ext, 2*d.limit) // the alternates start when the first limit has passed
 	later := 6 * (d.timeout + d.extT + d.quiet + time.Second)
 	return first + later + d.grace + survivorWait + 10*time.Second
 }
@@ -152,7 +152,7 @@ func (d *doctorRun) first(ctx context.Context) (*doctorHelper, *exchange) {
 		// might work while waiting on, to tell slow from never, until
 		// one of them answers, which says it all.
 		mctx, stopMain := context.WithCancel(ctx)
-		alts = d.alternates(actx, func() { stopMain(); stopAlts() })
+		alts = d.alternates(actx, t0.Add(d.limit+d.ext), func() { stopMain(); stopAlts() })
 		if !ex.ended {
 			h.await(mctx, ex, t0.Add(d.limit+d.ext), d.quiet)
 		}
@@ -209,8 +209,7 @@ func (d *doctorRun) startTime(exs []*exchange) {
 }
 
 // alternate is the helper started another way than asked, to see whether
-// that way it answers: the other protocol, or a pty instead of a pipe. It
-// gets as long as the helper started as asked.
+// that way it answers: the other protocol, or a pty instead of a pipe.
 type alternate struct {
 	why       findingID
 	protocol  framing.Protocol
@@ -221,8 +220,10 @@ type alternate struct {
 }
 
 // alternates starts them; answered is called when one of them answers,
-// and ends the wait of the others.
-func (d *doctorRun) alternates(ctx context.Context, answered func()) []*alternate {
+// and ends the wait of the others. Each waits until the helper started as
+// asked stops being waited for, until, and at least as long as serve gives
+// a new helper.
+func (d *doctorRun) alternates(ctx context.Context, until time.Time, answered func()) []*alternate {
 	other := framing.Ejabberd
 	if d.pool.Protocol == framing.Ejabberd {
 		other = framing.Generic
@@ -240,13 +241,21 @@ func (d *doctorRun) alternates(ctx context.Context, answered func()) []*alternat
 				return
 			}
 			a.h = h
-			a.ex = h.ask(ctx, d.probe(), h.started.Add(d.limit+d.ext), d.quiet)
+			a.ex = h.ask(ctx, d.probe(), later(until, h.started.Add(d.limit)), d.quiet)
 			if a.ex.read.answered {
 				answered()
 			}
 		}()
 	}
 	return alts
+}
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // closeAlternates waits for each alternate and ends its helper, but keep's.
