@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 // testscript is the absolute path of a script in testscripts/.
@@ -287,13 +288,7 @@ func mustGetwd(t *testing.T) string {
 
 func TestProbe(t *testing.T) {
 	dir := t.TempDir()
-	script := func(name, text string, mode os.FileMode) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	script := func(name, text string, mode os.FileMode) string { return testutil.Script(t, dir, name, text, mode) }
 	tests := []struct {
 		name    string
 		command []string

@@ -85,6 +85,7 @@ type procStat struct {
 	ppid  int
 	pgid  int
 	start uint64 // clock ticks after boot: tells a process from a later one with its pid
+	state byte
 }
 
 func readStat(pid int) (procStat, bool) {
@@ -101,10 +102,30 @@ func readStat(pid int) (procStat, bool) {
 	if len(f) < 20 {
 		return procStat{}, false
 	}
-	st := procStat{comm: string(b[open+1 : end])}
+	st := procStat{comm: string(b[open+1 : end]), state: f[0][0]}
 	var e1, e2, e3 error
 	st.ppid, e1 = strconv.Atoi(f[1])
 	st.pgid, e2 = strconv.Atoi(f[2])
 	st.start, e3 = strconv.ParseUint(f[19], 10, 64)
 	return st, e1 == nil && e2 == nil && e3 == nil
+}
+
+// ProcInfo is what /proc/PID/stat says of a process, as far as a caller
+// needs it to tell a process from a later one with its pid and to end it.
+type ProcInfo struct {
+	Comm  string // the command name, as the kernel keeps it (at most 15 bytes)
+	PPid  int
+	PGid  int
+	Start uint64 // clock ticks after boot
+	State byte   // 'R', 'S', 'Z', ...
+}
+
+// ReadProcInfo reads pid's /proc/PID/stat; ok is false when there is no such
+// process (or it could not be read).
+func ReadProcInfo(pid int) (info ProcInfo, ok bool) {
+	st, ok := readStat(pid)
+	if !ok {
+		return ProcInfo{}, false
+	}
+	return ProcInfo{Comm: st.comm, PPid: st.ppid, PGid: st.pgid, Start: st.start, State: st.state}, true
 }

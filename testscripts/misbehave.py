@@ -86,6 +86,16 @@ def parse_args():
                    help="delay of the `late` behaviour (default 1.0)")
     p.add_argument("--expect-file", metavar="PATH",
                    help="file for the `echo` behaviour when $AUTHPOOL_TEST_EXPECT is not set")
+    p.add_argument("--banner", action="store_true",
+                   help="write a greeting line on stdout at start, before any request")
+    p.add_argument("--echo-requests", action="store_true",
+                   help="write each request back on stdout before its answer (a debug print, or terminal echo)")
+    p.add_argument("--stdout-warning", action="store_true",
+                   help="write a warning line on stdout before every answer (PHP's display_errors)")
+    p.add_argument("--start-delay", type=float, default=0.0, metavar="S",
+                   help="sleep S seconds before reading the first request (a slow start)")
+    p.add_argument("--answer-delay", type=float, default=0.0, metavar="S",
+                   help="sleep S seconds before every answer (a slow backend)")
     return p.parse_args()
 
 
@@ -152,8 +162,11 @@ class Helper:
 
     def answer(self, value):
         """Write one ordinary answer (with noise first if --stderr-noise)."""
+        time.sleep(self.args.answer_delay)
         if self.args.stderr_noise:
             self.noise()
+        if self.args.stdout_warning:
+            self.write(b"Warning: Undefined variable $db in /srv/auth.php on line 12\n")
         self.write(self.encode(value))
 
     # ---- decisions ----------------------------------------------------
@@ -218,6 +231,8 @@ class Helper:
     # ---- one request --------------------------------------------------
 
     def handle(self, request):
+        if self.args.echo_requests:
+            self.write(struct.pack(">H", len(request)) + request if self.ejabberd else request + b"\n")
         fields = request.split(b":", 3)
         user = fields[1] if len(fields) >= 2 else b""
         if user == b"crash":
@@ -312,7 +327,11 @@ def main():
     if args.crash_at_start:
         sys.exit(1)
 
-    Helper(args).run()
+    time.sleep(args.start_delay)
+    helper = Helper(args)
+    if args.banner:
+        helper.write(b"misbehave.py 1.0 ready\n")
+    helper.run()
     return 0
 
 

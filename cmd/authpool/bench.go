@@ -151,16 +151,16 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 
 	fs.IntVar(&f.concurrency, "concurrency", 0, "closed loop: requests in flight; open loop: the most that may be (0: --processes for a command, 16 otherwise)")
 	fs.StringVar(&f.rate, "rate", "", "open loop: requests a second in all, or a shape (RATE, FROM:TO:DURATION[:STEPS], RATE@DURATION,...); latency measured from each one's due time (none: closed loop)")
-	fs.DurationVar(&f.duration, "duration", 10*time.Second, "length of the measured phase")
-	fs.Int64Var(&f.requests, "requests", 0, "send this many requests instead of running for --duration")
-	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring (answers still checked)")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "length of the measured phase; a shape's own length when --rate is one (0: none, with --requests)")
+	fs.Int64Var(&f.requests, "requests", 0, "send this many requests instead of running for --duration (0: run for --duration)")
+	fs.DurationVar(&f.warmup, "warmup", time.Second, "load before measuring, answers still checked (0: none)")
 
 	fs.StringVar(&f.credentials, "credentials", "", "workload file: lines \"op:user:server[:password] EXPECTED\", EXPECTED 1 or 0")
 	fs.IntVar(&f.users, "users", 1000, "without --credentials: number of generated users")
 	fs.StringVar(&f.usersFile, "users-file", "", "without --credentials: also write as many known users to this file (user@server:password lines) and expect them accepted")
 	fs.StringVar(&f.usersFrom, "users-from", "", "with --mix: the known users are those of this users file (user@server:password lines), which the helper reads")
 	fs.StringVar(&f.mix, "mix", "", "generate the workload: weights of valid, invalid, unknown, isuser and nouser requests, e.g. valid=60,invalid=30,unknown=10")
-	fs.Float64Var(&f.repeat, "repeat", 0, "with --mix: fraction of requests (0 to 1) that ask again what one of the 16 before asked, for a cache's hit ratio")
+	fs.Float64Var(&f.repeat, "repeat", 0, "with --mix: the fraction of requests, up to 1, that ask again what one of the 16 before asked, for a cache's hit ratio (0: none)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the generated users and workload (0: a new one each run)")
 
 	fs.StringVar(&f.label, "label", "", "name of the run in reports, records and charts")
@@ -213,6 +213,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "authpool bench: %v\n", err)
 		return 2
+	}
+	if err := checkNumbers(fs); err != nil {
+		return fail(err)
 	}
 	seen := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { seen[fl.Name] = true })

@@ -44,6 +44,9 @@ flags:
 		fmt.Fprintf(stderr, "authpool check: "+format+"\n", a...)
 		return 2
 	}
+	if err := checkNumbers(fs); err != nil {
+		return fail("%v", err)
+	}
 	if fs.NArg() != 3 {
 		fs.Usage()
 		return 2

@@ -166,6 +166,9 @@ complete_words "$AUTHPOOL" st
 complete_words "$AUTHPOOL" serve --max-req
 complete_words "$AUTHPOOL" connect --log
 complete_words "$AUTHPOOL" help be
+complete_words "$AUTHPOOL" do
+complete_words "$AUTHPOOL" doctor --us
+complete_words "$AUTHPOOL" help do
 `
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Env = append(os.Environ(), "AUTHPOOL="+os.Args[0], mainEnv+"=1")
@@ -173,7 +176,7 @@ complete_words "$AUTHPOOL" help be
 	if err != nil {
 		t.Fatalf("bash: %v\n%s", err, out)
 	}
-	want := "status\n--max-requests\n--log-file --log-level\nbench\n"
+	want := "status\n--max-requests\n--log-file --log-level\nbench\ndoctor\n--user\ndoctor\n"
 	if string(out) != want {
 		t.Errorf("completions:\n%s\nwant:\n%s", out, want)
 	}

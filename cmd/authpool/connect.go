@@ -104,8 +104,8 @@ func parseConnectSettings(args []string, usageOut io.Writer) (*connectSettings, 
 			return nil, err
 		}
 	}
-	if s.timeout < 0 {
-		return nil, fmt.Errorf("--timeout %v: must not be negative", s.timeout)
+	if err := checkNumbers(fs); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

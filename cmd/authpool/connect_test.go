@@ -176,7 +176,7 @@ func TestConnectSettings(t *testing.T) {
 		{name: "a named file must exist", args: []string{"--config", filepath.Join(dir, "missing.toml")}, wantErr: "missing.toml"},
 		{name: "keys are connect's flags", args: []string{"--config", bad}, wantErr: `key "command": unknown key (keys are the flags of authpool connect`},
 		{name: "bad environment value", env: map[string]string{"AUTHPOOL_CONNECT_CONFIG": "/dev/null", "AUTHPOOL_TIMEOUT": "soon"}, wantErr: "environment AUTHPOOL_TIMEOUT"},
-		{name: "negative timeout", args: []string{"--config", "/dev/null", "--timeout", "-1s"}, wantErr: "must not be negative"},
+		{name: "negative timeout", args: []string{"--config", "/dev/null", "--timeout", "-1s"}, wantErr: "--timeout -1s: cannot be negative"},
 		{name: "no arguments", args: []string{"--config", "/dev/null", "extra"}, wantErr: `unexpected argument "extra"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

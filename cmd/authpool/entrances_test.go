@@ -679,14 +679,16 @@ func TestConnectionFlags(t *testing.T) {
 		{[]string{"--max-connections", "-1"}, "cannot be negative"},
 		{[]string{"--max-connections-per-peer", "-1"}, "cannot be negative"},
 		{[]string{"--max-connections", "10", "--max-connections-per-peer", "11"}, "is more than"},
+		// Not read as the default, nor as "no limit" (issue 12, item 8).
+		{[]string{"--max-connections", "0"}, "--max-connections 0: want more than 0 (the default is 1024)"},
 	} {
 		code, out := serveOnce(t, append(tt.args, "--", scripts(t, "sample.py"))...)
 		if code != 1 || !strings.Contains(out, tt.want) {
 			t.Errorf("%v: exit %d\n%s", tt.args, code, out)
 		}
 	}
-	// 0 is the default, and the soft limit is raised to the hard one.
-	cmd := exec.Command(os.Args[0], "serve", "--socket", filepath.Join(t.TempDir(), "s.sock"), "--max-connections", "0",
+	// The default, and the soft limit raised to the hard one.
+	cmd := exec.Command(os.Args[0], "serve", "--socket", filepath.Join(t.TempDir(), "s.sock"),
 		"--", scripts(t, "sample.py"))
 	cmd.Env = append(os.Environ(), mainEnv+"=1", nofileEnv+"=300:5000")
 	d := startDaemonCmd(t, cmd, cmd.Args[3])

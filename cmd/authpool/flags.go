@@ -87,8 +87,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sockGroup, "socket-group", "", "group (name or gid) to own the socket, so its members can connect with --socket-mode 0660")
 	fs.Var(&f.allowUIDs, "allow-uid", "admit only connections from these users (names or uids, comma-separated or repeated), checked with SO_PEERCRED")
 	fs.Var(&f.allowGIDs, "allow-gid", "admit connections from processes with these primary groups (names or gids)")
-	fs.DurationVar(&f.clientTimeout, "client-timeout", time.Minute, "close a socket client silent this long while it owes nothing (stalled mid-request, or idle; 0: never); clients reconnect by themselves")
-	fs.IntVar(&f.maxConns, "max-connections", 1024, "most connections open at once on each listener (0: 1024); more are closed at once and logged; lowered if the open-file limit is too low for it")
+	fs.DurationVar(&f.clientTimeout, "client-timeout", time.Minute, "close a socket client silent this long while it owes nothing, stalled mid-request or idle (0: never); clients reconnect by themselves")
+	fs.IntVar(&f.maxConns, "max-connections", 1024, "most connections open at once on each listener; more are closed at once and logged; lowered if the open-file limit is too low for it")
 	fs.IntVar(&f.maxPerPeer, "max-connections-per-peer", 0, "most connections one peer (a uid; over TCP, a uid on loopback or an address) holds at once on each listener (0: a quarter of --max-connections)")
 	fs.StringVar(&f.ejabberdSocket, "ejabberd-socket", "", "also serve ejabberd's length-prefixed protocol on this Unix socket")
 	fs.StringVar(&f.http, "http", "", "also serve an HTTP API compatible with Prosody's mod_auth_http on HOST:PORT (loopback only) or unix:/PATH")
@@ -300,9 +300,6 @@ func (f *serveFlags) connLimits() (perListener, perPeer int, err error) {
 	perListener, perPeer = f.maxConns, f.maxPerPeer
 	if perListener < 0 || perPeer < 0 {
 		return 0, 0, errors.New("--max-connections and --max-connections-per-peer cannot be negative")
-	}
-	if perListener == 0 {
-		perListener = 1024
 	}
 	if perPeer > perListener {
 		return 0, 0, fmt.Errorf("--max-connections-per-peer %d is more than --max-connections %d", perPeer, perListener)

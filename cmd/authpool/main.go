@@ -6,6 +6,7 @@
 //	authpool connect [flags]       (or a link named authpool-connect, no arguments needed)
 //	authpool status [flags]
 //	authpool bench [flags] [-- COMMAND ARGS...]
+//	authpool doctor [flags] [-- COMMAND ARGS...]
 package main
 
 import (
@@ -39,6 +40,7 @@ const usage = `usage:
   authpool serve [flags] [-- COMMAND ARGS...]   run helpers and serve them on a socket
   authpool check [flags] OP USER SERVER         ask a running daemon (password on stdin)
   authpool bench [flags] [-- COMMAND ARGS...]   load-test a helper, a daemon or an HTTP API
+  authpool doctor [flags] [-- COMMAND ARGS...]  say what is wrong with a helper, and how to fix it
   authpool connect [flags]                      bridge a helper protocol on stdio to the daemon
   authpool status [flags]                       a running daemon's helpers, queue and totals
   authpool help [COMMAND]                       this, or a command's description and flags
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return connect(ctx, args[1:], stdin, stdout, stderr)
 	case "status":
 		return status(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return doctor(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 && args[0] == "help" {
 			if _, ok := commands[args[1]]; ok {
@@ -84,7 +88,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // commands are the subcommands help knows.
-var commands = map[string]bool{"serve": true, "check": true, "bench": true, "connect": true, "status": true}
+var commands = map[string]bool{"serve": true, "check": true, "bench": true, "connect": true, "status": true, "doctor": true}
 
 // version is the module's version and the VCS revision it was built from,
 // as the Go toolchain records them in the binary.

@@ -41,6 +41,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 			return nil, nil, configError{err}
 		}
 	}
+	if err := checkNumbers(fs); err != nil {
+		return nil, nil, configError{err}
+	}
 	return f, fs, nil
 }
 

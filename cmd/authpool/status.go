@@ -45,6 +45,10 @@ flags:
 		}
 		return 2
 	}
+	if err := checkNumbers(fs); err != nil {
+		fmt.Fprintf(stderr, "authpool status: %v\n", err)
+		return 2
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	if *credsFile != "" && *httpURL == "" {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 // TestStrayAnswersDistrustHelpers: a daemon whose helpers write stray "1"
@@ -157,13 +159,7 @@ func serveExit(t *testing.T, socket string, args ...string) (int, string) {
 // naming the program and the cause, and leaves no socket behind.
 func TestServeRefusesBrokenHelper(t *testing.T) {
 	dir := t.TempDir()
-	script := func(name, text string, mode os.FileMode) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	script := func(name, text string, mode os.FileMode) string { return testutil.Script(t, dir, name, text, mode) }
 	tests := []struct {
 		name    string
 		command []string
