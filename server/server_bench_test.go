@@ -10,17 +10,14 @@ import (
 	"testing"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/result"
 )
 
 // instantPool answers at once, so the benchmarks measure the server and
 // its socket, not helpers.
 type instantPool struct{}
 
-func (instantPool) Submit(_ context.Context, req framing.Request) (<-chan result.Result, error) {
-	ch := make(chan result.Result, 1)
-	ch <- result.Result{OK: req.Password == "right"}
-	return ch, nil
+func (instantPool) Do(_ context.Context, req framing.Request) (bool, error) {
+	return req.Password == "right", nil
 }
 
 func benchServer(b *testing.B) string {

@@ -120,7 +120,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	m.Watch(p.Stats)
-	var submitter server.Submitter = p
+	var submitter server.Doer = p
 	var answers *cache.Cache
 	if f.cacheTTL > 0 || f.negCacheTTL > 0 {
 		answers, err = cache.New(cache.Config{Next: p, TTL: f.cacheTTL, NegativeTTL: f.negCacheTTL, MaxEntries: f.cacheSize})

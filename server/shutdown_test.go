@@ -1,0 +1,109 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/authpool/authpool/pool"
+)
+
+// TestShutdownAnswersTheRequestInTheReader: a connection's only request
+// runs in its reader. Shutdown during it must still stop the reader after
+// the answer, though the reader sets its read deadline anew before it
+// reads again: it would otherwise wait out ClientTimeout, and Shutdown
+// its context.
+func TestShutdownAnswersTheRequestInTheReader(t *testing.T) {
+	f := newFake(0)
+	s, path := serveWith(t, Config{Pool: f, ClientTimeout: time.Hour}, (*Server).Serve)
+	c := dial(t, path)
+	fmt.Fprint(c, "auth:slow:x:wols\n") // answered after 200ms
+	within(t, "the request to reach the pool", func() bool { return len(f.Seen()) == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v: the reader read on after the answer", err)
+	}
+	if got, err := bufio.NewReader(c).ReadString('\n'); got != "1\n" {
+		t.Fatalf("answer %q, %v", got, err)
+	}
+}
+
+// TestForcedShutdownAbandonsRequests: requests with a helper that never
+// answers, one in a connection's reader and one pipelined on another (in
+// a goroutine of its own), in both pool modes. When Shutdown's context
+// ends, the requests are abandoned and the connections closed unanswered:
+// Shutdown returns then, not when the pool would time them out
+// (Timeout + StartTimeout, here two minutes).
+func TestForcedShutdownAbandonsRequests(t *testing.T) {
+	for _, mode := range []pool.Mode{pool.Blocking, pool.NonBlocking} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p, err := pool.New(pool.Config{
+				Command:   []string{"../testscripts/misbehave.py"},
+				Processes: 2,
+				Mode:      mode,
+				Timeout:   time.Minute,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			ready, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := p.WaitReady(ready); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "s.sock")
+			l, err := ListenUnix(path, 0o600, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := New(Config{Pool: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- s.Serve(l) }()
+
+			alone, piped := dial(t, path), dial(t, path)
+			fmt.Fprint(alone, "auth:hang:example.com:x\n")
+			fmt.Fprint(piped, "1 auth:hang:example.com:x\n2 isuser:hang:example.com\n")
+			within(t, "the pool to take the three requests", func() bool {
+				st := p.Stats()
+				return st.Requests == 3 && st.InFlight >= 3
+			})
+
+			sctx, scancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer scancel()
+			start := time.Now()
+			err = s.Shutdown(sctx)
+			took := time.Since(start)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Shutdown = %v, want its context's error", err)
+			}
+			if took > 20*time.Second {
+				t.Errorf("Shutdown took %v with a 200ms context", took)
+			}
+			for _, c := range []net.Conn{alone, piped} {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
+					t.Errorf("abandoned connection got %q, %v; want it closed unanswered", b, err)
+				}
+			}
+			select {
+			case err := <-served:
+				if !errors.Is(err, ErrServerClosed) {
+					t.Errorf("Serve = %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Serve did not return")
+			}
+		})
+	}
+}
