@@ -92,10 +92,12 @@ func (c *conn) stopReading() {
 	c.nc.SetReadDeadline(time.Now())
 }
 
-// abandon ends every request of the connection at once and closes it.
+// abandon closes the connection and ends its requests at once. Closed
+// first, so that no request ended here is answered: the client sees the
+// connection close, not an answer for a request that was never asked.
 func (c *conn) abandon() {
-	c.cancel()
 	c.nc.Close()
+	c.cancel()
 }
 
 // serve is the reader: it runs until the client stops sending, the
