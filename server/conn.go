@@ -64,11 +64,14 @@ type call struct {
 	yes   bool
 	err   error
 	done  bool // answered (ordered calls; guarded by conn.mu)
-	idLen int8 // native: the id is idBuf[:idLen]
+	idLen int8 // native: the id is idBuf[:idLen]; 0 for an ordered request
 	idBuf [framing.MaxIDLen]byte
 }
 
 func (cl *call) id() []byte { return cl.idBuf[:cl.idLen] }
+
+// native reports whether cl is a native request: ids are never empty.
+func (cl *call) native() bool { return cl.idLen > 0 }
 
 func newConn(s *Server, nc net.Conn, cd codec) *conn {
 	c := &conn{
@@ -198,7 +201,7 @@ func (c *conn) handle(id, payload []byte, n int, readErr error) bool {
 		cl.req = r
 		cl.idLen = int8(copy(cl.idBuf[:], id))
 		c.reqs.Add(1)
-		go c.runNative(cl) // allocates the goroutine's closure
+		go c.run(cl) // allocates the goroutine's closure
 	case len(c.slots) == 0 && c.br.Buffered() <= n:
 		// Alone: run it here, as a relay would.
 		yes, err := c.s.cfg.Pool.Do(c.ctx, r)
@@ -215,7 +218,7 @@ func (c *conn) handle(id, payload []byte, n int, readErr error) bool {
 		c.holding = c.holding || c.br.Buffered() > n
 		c.mu.Unlock()
 		c.reqs.Add(1)
-		go c.runOrdered(cl) // allocates the goroutine's closure
+		go c.run(cl) // allocates the goroutine's closure
 	}
 	return true
 }
@@ -256,30 +259,25 @@ func (c *conn) acquire() bool {
 	}
 }
 
-func (c *conn) runNative(cl *call) {
+// run runs a request on its own and writes its answer: a native one's at
+// once, an ordered one's with every answer then due.
+func (c *conn) run(cl *call) {
 	defer c.reqs.Done()
 	yes, err := c.s.cfg.Pool.Do(c.ctx, cl.req)
 	c.logResult(cl.req, yes, err)
 	c.ready.Add(1)
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.ready.Add(-1)
+	if !cl.native() {
+		cl.yes, cl.err, cl.done = yes, err, true
+		c.writeOrderedLocked()
+		return
+	}
 	c.encodeLocked(cl.id(), yes, err)
 	c.freeLocked(cl)
 	c.flushLocked()
-	c.mu.Unlock()
 	<-c.slots
-}
-
-func (c *conn) runOrdered(cl *call) {
-	defer c.reqs.Done()
-	yes, err := c.s.cfg.Pool.Do(c.ctx, cl.req)
-	c.logResult(cl.req, yes, err)
-	c.ready.Add(1)
-	c.mu.Lock()
-	c.ready.Add(-1)
-	cl.yes, cl.err, cl.done = yes, err, true
-	c.writeOrderedLocked()
-	c.mu.Unlock()
 }
 
 // refuseOrdered answers a request refused before it ran: at once if no

@@ -26,14 +26,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // script is the absolute path of a helper in testscripts/.
-func script(t *testing.T, name string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", "testscripts", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func script(t *testing.T, name string) string { return testutil.Script(t, name) }
 
 // running is a daemon run in process by a test, with its own signals.
 type running struct {
@@ -89,6 +82,18 @@ func (r *running) wait(bound time.Duration) error {
 		r.t.Fatalf("Run did not return within %v:\n%s", bound, r.logs.String())
 		return nil
 	}
+}
+
+// stop sends SIGTERM, requires Run to return nil within 30s, and returns
+// how long it took.
+func (r *running) stop() time.Duration {
+	r.t.Helper()
+	start := time.Now()
+	r.sig <- syscall.SIGTERM
+	if err := r.wait(30 * time.Second); err != nil {
+		r.t.Fatalf("Run = %v after SIGTERM", err)
+	}
+	return time.Since(start)
 }
 
 func (r *running) within(what string, cond func() bool) {
@@ -181,10 +186,7 @@ func TestRunServesReloadsAndStops(t *testing.T) {
 		t.Fatalf("after the reload: %v", got)
 	}
 
-	r.sig <- syscall.SIGTERM
-	if err := r.wait(30 * time.Second); err != nil {
-		t.Fatalf("Run = %v after SIGTERM", err)
-	}
+	r.stop()
 	if _, err := os.Stat(r.socket); !os.IsNotExist(err) {
 		t.Errorf("socket file left behind: %v", err)
 	}
@@ -229,12 +231,7 @@ func TestForcedShutdownWithinDeadline(t *testing.T) {
 			}()
 			r.within("both requests to reach the pool", func() bool { return r.status().InFlight >= 2 })
 
-			start := time.Now()
-			r.sig <- syscall.SIGTERM
-			if err := r.wait(30 * time.Second); err != nil {
-				t.Fatalf("Run = %v", err)
-			}
-			if took := time.Since(start); took > 20*time.Second {
+			if took := r.stop(); took > 20*time.Second {
 				t.Errorf("shutdown took %v with a 300ms deadline", took)
 			}
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -279,12 +276,7 @@ func TestSIGTERMCutsReloadProbeShort(t *testing.T) {
 	r.within("the probe's helper to start", func() bool {
 		return strings.Count(r.logs.String(), `msg="helper started"`) > before
 	})
-	start := time.Now()
-	r.sig <- syscall.SIGTERM
-	if err := r.wait(30 * time.Second); err != nil {
-		t.Fatalf("Run = %v", err)
-	}
-	if took := time.Since(start); took > 20*time.Second {
+	if took := r.stop(); took > 20*time.Second {
 		t.Errorf("SIGTERM during a probe: stopped after %v", took)
 	}
 	if !strings.Contains(r.logs.String(), "reload failed; keeping the running configuration") {
