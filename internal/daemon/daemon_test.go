@@ -28,6 +28,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // script is the absolute path of a helper in testscripts/.
 func script(t *testing.T, name string) string { return testutil.Script(t, name) }
 
+// neverLogged are the passwords the tests send that a log could hold.
+var neverLogged = []string{"wonderland", "builder", "s3cret-hang"}
+
 // running is a daemon run in process by a test, with its own signals.
 type running struct {
 	t      *testing.T
@@ -62,6 +65,11 @@ func start(t *testing.T, cfg Config) *running {
 		}
 		if err := r.wait(30 * time.Second); err != nil {
 			t.Errorf("Run = %v", err)
+		}
+		for _, pw := range neverLogged {
+			if strings.Contains(r.logs.String(), pw) {
+				t.Errorf("password %q in the daemon's log", pw)
+			}
 		}
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", r.logs.String())
@@ -215,13 +223,13 @@ func TestForcedShutdownWithinDeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			fmt.Fprint(c, "auth:hang:example.com:x\n")
+			fmt.Fprint(c, "auth:hang:example.com:s3cret-hang\n")
 			hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				return (&net.Dialer{}).DialContext(ctx, "unix", httpSock)
 			}}}
 			httpDone := make(chan error, 1)
 			go func() {
-				resp, err := hc.Get("http://authpool/check_password?user=hang&server=example.com&pass=x")
+				resp, err := hc.Get("http://authpool/check_password?user=hang&server=example.com&pass=s3cret-hang")
 				if err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
