@@ -58,6 +58,10 @@ type conn struct {
 	scratch []byte  // the answer being encoded
 }
 
+// testHookHandled, set by tests before a server starts, runs in the reader
+// after each request it has read.
+var testHookHandled func(*conn)
+
 // call is a request that does not run in the reader, and its answer.
 type call struct {
 	req   framing.Request
@@ -153,6 +157,9 @@ func (c *conn) serve() {
 		if n > 0 {
 			c.br.Discard(n)
 		}
+		if testHookHandled != nil {
+			testHookHandled(c)
+		}
 		if !ok {
 			return
 		}
@@ -203,7 +210,11 @@ func (c *conn) handle(id, payload []byte, n int, readErr error) bool {
 		c.reqs.Add(1)
 		go c.run(cl) // allocates the goroutine's closure
 	case len(c.slots) == 0 && c.br.Buffered() <= n:
-		// Alone: run it here, as a relay would.
+		// Alone: run it here, as a relay would. It may take a while:
+		// answers held must not wait for it.
+		if c.holding {
+			c.release()
+		}
 		yes, err := c.s.cfg.Pool.Do(c.ctx, r)
 		c.logResult(r, yes, err)
 		c.write(nil, yes, err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authpool/authpool/framing"
 	"github.com/authpool/authpool/pool"
 )
 
@@ -105,5 +106,38 @@ func TestForcedShutdownAbandonsRequests(t *testing.T) {
 				t.Fatal("Serve did not return")
 			}
 		})
+	}
+}
+
+// TestHeldAnswerNotKeptBehindRequestInReader: two requests sent together;
+// the first runs on its own and is answered at once, while the reader
+// holds the flush for the rest of the batch. The second then finds the
+// connection empty and runs in the reader, and never ends. The first
+// answer must still reach the client: the reader flushes what it holds
+// before anything that may wait, a request it runs itself included.
+func TestHeldAnswerNotKeptBehindRequestInReader(t *testing.T) {
+	f := newFake(0)
+	f.Delay = func(req framing.Request) time.Duration {
+		if req.User == "hang" {
+			return time.Hour
+		}
+		return 0
+	}
+	first := true
+	testHookHandled = func(c *conn) {
+		if first {
+			// The first request's answer is written before the reader
+			// reads the second.
+			first = false
+			within(t, "the first answer to be written", func() bool { return len(c.slots) == 0 })
+		}
+	}
+	t.Cleanup(func() { testHookHandled = nil })
+	_, path := serve(t, f)
+	c := dial(t, path)
+	fmt.Fprint(c, "auth:ab:x:ba\nauth:hang:x:y\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := bufio.NewReader(c).ReadString('\n'); got != "1\n" {
+		t.Fatalf("first answer %q, %v: held behind the second request", got, err)
 	}
 }
