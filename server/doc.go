@@ -17,9 +17,11 @@
 // answer to another goroutine through a channel:
 //
 //	Serve (the caller's goroutine)   accepts, one reader goroutine per connection
-//	reader (owns the connection)     reads a request; alone on the connection, it runs
-//	                                 Pool.Do itself and writes the answer, like a relay
-//	request goroutine (reader's)     for a request that is pipelined, or native:
+//	reader (owns the connection)     reads a request; while the client waits for each
+//	                                 answer, runs Pool.Do itself and writes the answer,
+//	                                 as a relay would
+//	request goroutine (reader's)     once the client does not wait (pipelines, or many
+//	                                 callers share the connection): one per request,
 //	                                 Pool.Do, then writes its answer (native), or
 //	                                 every ordered answer that is then due
 //	NewHTTPHandler                   Pool.Do in net/http's goroutine for the request
