@@ -22,18 +22,16 @@ import (
 // reads requests, runs them, and closes the connection once every request
 // it read has been answered.
 //
-// While the client waits for each answer before it asks again, as XMPP
-// servers and authpool connect do, its requests run in the reader itself,
-// as a relay would: no goroutine and no hand-off. Once it does not wait (a
-// request comes while another is in flight, behind another in the same
-// read, or was there before the reader came back for it), its requests run
-// in a goroutine each, so that they run concurrently, up to MaxPipeline,
-// and a slow one holds back no other; after several requests in a row that
-// found the connection idle, it is served in the reader again. Native
-// answers, which carry their request's id, are written by their goroutine
-// as soon as they are ready; ordered answers (generic lines, ejabberd
-// frames) wait in order, and whichever request completes the oldest writes
-// every answer that is then due.
+// An ordered request (generic line, ejabberd frame) that the reader finds
+// alone, with nothing in flight and nothing more from the client in its
+// buffer, runs in the reader itself, as a relay would: a caller that asks
+// one question at a time, as XMPP servers do, costs no goroutine and no
+// hand-off. Any other request runs in a goroutine of its own, so that
+// pipelined requests run concurrently, up to MaxPipeline, and a native
+// request never waits for another: native answers, which carry their
+// request's id, are written by that goroutine as soon as they are ready;
+// ordered answers wait in order, and whichever request completes the
+// oldest writes every answer that is then due.
 type conn struct {
 	s      *Server
 	nc     net.Conn
@@ -43,10 +41,6 @@ type conn struct {
 	cancel context.CancelFunc
 	br     *bufio.Reader
 
-	wr       *waitReader   // under br; nil if nc does not expose its descriptor
-	reads    int           // reads that found the buffer empty
-	overlaps bool          // the client has been seen not to wait: requests run on their own
-	idle     int           // requests in a row since, that found the connection idle
 	stopping atomic.Bool   // read no more requests
 	slots    chan struct{} // one per request running on its own or waiting to be written
 	reqs     sync.WaitGroup
@@ -93,12 +87,7 @@ func newConn(s *Server, nc net.Conn, cd codec) *conn {
 		slots: make(chan struct{}, s.cfg.MaxPipeline),
 		bw:    bufio.NewWriter(nc),
 	}
-	c.wr = newWaitReader(nc)
-	var r io.Reader = nc
-	if c.wr != nil {
-		r = c.wr
-	}
-	c.br = bufio.NewReaderSize(r, 4096)
+	c.br = bufio.NewReaderSize(nc, 4096)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
@@ -147,11 +136,7 @@ func (c *conn) serve() {
 		if c.stopping.Load() {
 			return
 		}
-		fresh := c.br.Buffered() == 0
 		id, payload, n, err := c.cd.read(c.br)
-		if fresh {
-			c.reads++
-		}
 		if timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.stopping.Load() {
 			if len(payload) == 0 && len(c.slots) > 0 {
 				continue // waiting for its answers is not idling
@@ -169,7 +154,7 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		ok := c.handle(id, payload, n, err, fresh)
+		ok := c.handle(id, payload, n, err)
 		if n > 0 {
 			c.br.Discard(n)
 		}
@@ -193,7 +178,7 @@ func (c *conn) serve() {
 // call while more run at once than the connection keeps for reuse. Nothing
 // else: answers are encoded into a buffer the connection keeps, and a debug
 // line is built only when debug is on.
-func (c *conn) handle(id, payload []byte, n int, readErr error, fresh bool) bool {
+func (c *conn) handle(id, payload []byte, n int, readErr error) bool {
 	native := id != nil
 	if native && readErr == nil && string(payload) == "status" {
 		c.writeStatus(id)
@@ -213,15 +198,15 @@ func (c *conn) handle(id, payload []byte, n int, readErr error, fresh bool) bool
 		return c.refuseOrdered(r, err)
 	}
 	switch {
-	case c.inReader(n, fresh):
-		// Run here, as a relay would. It may take a while: answers held
-		// must not wait for it.
+	case !native && len(c.slots) == 0 && c.br.Buffered() <= n:
+		// Alone: run it here, as a relay would. It may take a while:
+		// answers held must not wait for it.
 		if c.holding {
 			c.release()
 		}
 		yes, err := c.s.cfg.Pool.Do(c.ctx, r)
 		c.logResult(r, yes, err)
-		c.write(id, yes, err)
+		c.write(nil, yes, err)
 	case native:
 		if !c.acquire() {
 			return false
@@ -248,31 +233,6 @@ func (c *conn) handle(id, payload []byte, n int, readErr error, fresh bool) bool
 		go c.run(cl) // allocates the goroutine's closure
 	}
 	return true
-}
-
-// sequentialAfter is how many requests in a row must find the connection
-// idle before a client seen not to wait is served in the reader again.
-const sequentialAfter = 8
-
-// inReader decides whether the request just read (n bytes of the buffer;
-// fresh: read from the connection, not found in the buffer) runs in the
-// reader, from what it tells of the client. A request that overlaps
-// another cannot: one in flight, one behind it in the buffer, or one that
-// was there before the reader came back (which the first read of a
-// connection does not count: the client may well send before the
-// connection is accepted). A client seen overlapping keeps its requests
-// on their own until sequentialAfter requests in a row do not.
-func (c *conn) inReader(n int, fresh bool) bool {
-	overlap := len(c.slots) > 0 || c.br.Buffered() > n || !fresh ||
-		c.wr != nil && !c.wr.waited && c.reads > 1
-	switch {
-	case overlap:
-		c.overlaps, c.idle = true, 0
-	case c.overlaps:
-		c.idle++
-		c.overlaps = c.idle < sequentialAfter
-	}
-	return !overlap && !c.overlaps
 }
 
 // parse parses one request and wipes its payload, which holds the

@@ -17,11 +17,10 @@
 // answer to another goroutine through a channel:
 //
 //	Serve (the caller's goroutine)   accepts, one reader goroutine per connection
-//	reader (owns the connection)     reads a request; while the client waits for each
-//	                                 answer, runs Pool.Do itself and writes the answer,
-//	                                 as a relay would
-//	request goroutine (reader's)     once the client does not wait (pipelines, or many
-//	                                 callers share the connection): one per request,
+//	reader (owns the connection)     reads a request; an ordered one alone on the
+//	                                 connection: runs Pool.Do itself and writes the
+//	                                 answer, as a relay would
+//	request goroutine (reader's)     a native request, or an ordered one pipelined:
 //	                                 Pool.Do, then writes its answer (native), or
 //	                                 every ordered answer that is then due
 //	NewHTTPHandler                   Pool.Do in net/http's goroutine for the request
