@@ -18,20 +18,22 @@ import (
 	"github.com/authpool/authpool/framing"
 )
 
-// conn is one client connection. Its reader goroutine (serve) owns it: it
-// reads requests, runs them, and closes the connection once every request
-// it read has been answered.
+// conn is one client connection. Its reader goroutine owns it: it reads
+// requests, starts them, and, once the client stops sending, waits for
+// them and closes the connection.
 //
-// An ordered request (generic line, ejabberd frame) that the reader finds
-// alone, with nothing in flight and nothing more from the client in its
-// buffer, runs in the reader itself, as a relay would: a caller that asks
-// one question at a time, as XMPP servers do, costs no goroutine and no
-// hand-off. Any other request runs in a goroutine of its own, so that
-// pipelined requests run concurrently, up to MaxPipeline, and a native
-// request never waits for another: native answers, which carry their
-// request's id, are written by that goroutine as soon as they are ready;
-// ordered answers wait in order, and whichever request completes the
-// oldest writes every answer that is then due.
+// A request the reader finds alone (nothing in flight, nothing more from
+// the client in its buffer) runs in the reader itself, as a relay would:
+// a caller that asks one question at a time, as XMPP servers and authpool
+// connect do, costs no goroutine and no hand-off. If it runs longer than
+// takeOverAfter, the takeover timer's goroutine becomes the reader, so
+// that a request sent meanwhile is read and started at once, and the old
+// reader ends with its request. Any other request runs in a goroutine of
+// its own, so that pipelined requests run concurrently, up to MaxPipeline.
+// Native answers, which carry their request's id, are written as soon as
+// they are ready; ordered answers (generic lines, ejabberd frames) wait in
+// order, and whichever request completes the oldest writes every answer
+// that is then due.
 type conn struct {
 	s      *Server
 	nc     net.Conn
@@ -41,6 +43,8 @@ type conn struct {
 	cancel context.CancelFunc
 	br     *bufio.Reader
 
+	takeover *time.Timer   // runs takeOver; armed while the reader runs a request
+	inline   atomic.Bool   // the reader runs a request, and no one has taken over
 	stopping atomic.Bool   // read no more requests
 	slots    chan struct{} // one per request running on its own or waiting to be written
 	reqs     sync.WaitGroup
@@ -88,6 +92,8 @@ func newConn(s *Server, nc net.Conn, cd codec) *conn {
 		bw:    bufio.NewWriter(nc),
 	}
 	c.br = bufio.NewReaderSize(nc, 4096)
+	c.takeover = time.AfterFunc(time.Hour, c.takeOver)
+	c.takeover.Stop() // armed by dispatch
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
 }
@@ -108,16 +114,49 @@ func (c *conn) abandon() {
 	c.cancel()
 }
 
-// serve is the reader: it runs until the client stops sending, the
-// connection fails, or Shutdown, and then waits for the requests it
-// started before it closes the connection.
+// takeOverAfter is how long a request may run in the reader before
+// another goroutine takes over reading the connection: the longest a
+// request that arrives meanwhile waits to be read.
+const takeOverAfter = 5 * time.Millisecond
+
+// serve runs the connection's first reader.
 func (c *conn) serve() {
-	defer c.s.wg.Done()
-	defer c.s.remove(c)
-	defer c.cancel()
-	defer c.nc.Close()
-	defer c.reqs.Wait()
-	defer c.release()
+	if c.read() {
+		c.end()
+	}
+}
+
+// takeOver makes the goroutine of the takeover timer the connection's
+// reader, if the reader is still running a request (the timer may fire
+// late, after the request, or while it runs a later one).
+func (c *conn) takeOver() {
+	// The reader let go of the buffer before it stored true: what it did
+	// happens before what this one does.
+	if !c.inline.CompareAndSwap(true, false) {
+		return
+	}
+	if c.read() {
+		c.end()
+	}
+}
+
+// end is the last reader's: once the client stops sending, the connection
+// fails, or Shutdown, it waits for the requests it started, then closes
+// the connection.
+func (c *conn) end() {
+	c.takeover.Stop()
+	c.release()
+	c.reqs.Wait()
+	c.nc.Close()
+	c.cancel()
+	c.s.remove(c)
+	c.s.wg.Done()
+}
+
+// read reads requests and starts them until the connection ends (it
+// returns true, and the caller ends it) or, while it runs one itself, it
+// hands reading over to another goroutine (false).
+func (c *conn) read() bool {
 	timeout := c.s.cfg.ClientTimeout
 	for {
 		if wait := !c.cd.whole(c.br); wait {
@@ -134,7 +173,7 @@ func (c *conn) serve() {
 			}
 		}
 		if c.stopping.Load() {
-			return
+			return true
 		}
 		id, payload, n, err := c.cd.read(c.br)
 		if timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.stopping.Load() {
@@ -146,43 +185,49 @@ func (c *conn) serve() {
 			} else {
 				c.log.Debug("closing an idle client", "after", timeout)
 			}
-			return
+			return true
 		}
 		if err != nil && !errors.Is(err, framing.ErrBadRequest) {
 			if !errors.Is(err, io.EOF) && !c.stopping.Load() && !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("read ended", "err", err)
 			}
-			return
+			return true
 		}
-		ok := c.handle(id, payload, n, err)
+		cl, alone, ok := c.handle(id, payload, n, err)
 		if n > 0 {
 			c.br.Discard(n)
+		}
+		if !ok {
+			return true
+		}
+		if cl != nil && !c.dispatch(cl, alone) {
+			return false
 		}
 		if testHookHandled != nil {
 			testHookHandled(c)
 		}
-		if !ok {
-			return
-		}
 	}
 }
 
-// handle answers or starts one request read: payload, and id for a native
-// one, which may lie in the read buffer and are valid until n bytes are
-// discarded from it. It returns false when the connection is being closed.
+// handle answers a request read that needs no pool (a refusal, a status
+// request), or makes the call that will run it: payload, and id for a
+// native request, may lie in the read buffer and are valid until n bytes
+// are discarded from it. alone says that nothing else is in flight or
+// waiting in the buffer. It returns ok false when the connection is being
+// closed.
 //
 // What a request allocates on this path (BenchmarkRoundTrip and friends):
 // the three strings of framing.Request (user, server, password), which
 // ParseRequest copies out of the buffer so that the buffer can be wiped;
-// and, for one that runs on its own, the closure of its goroutine, and its
+// and, for one that runs in a goroutine of its own, its closure, and its
 // call while more run at once than the connection keeps for reuse. Nothing
 // else: answers are encoded into a buffer the connection keeps, and a debug
-// line is built only when debug is on.
-func (c *conn) handle(id, payload []byte, n int, readErr error) bool {
+// line is built only when debug is on. A takeover adds a goroutine.
+func (c *conn) handle(id, payload []byte, n int, readErr error) (cl *call, alone, ok bool) {
 	native := id != nil
 	if native && readErr == nil && string(payload) == "status" {
 		c.writeStatus(id)
-		return true
+		return nil, false, true
 	}
 	var r framing.Request
 	err := readErr
@@ -193,45 +238,48 @@ func (c *conn) handle(id, payload []byte, n int, readErr error) bool {
 		c.logResult(r, false, err)
 		if native {
 			c.write(id, false, err)
-			return true
+			return nil, false, true
 		}
-		return c.refuseOrdered(r, err)
+		return nil, false, c.refuseOrdered(r, err)
 	}
-	switch {
-	case !native && len(c.slots) == 0 && c.br.Buffered() <= n:
-		// Alone: run it here, as a relay would. It may take a while:
-		// answers held must not wait for it.
-		if c.holding {
-			c.release()
-		}
-		yes, err := c.s.cfg.Pool.Do(c.ctx, r)
-		c.logResult(r, yes, err)
-		c.write(nil, yes, err)
-	case native:
-		if !c.acquire() {
-			return false
-		}
-		c.mu.Lock()
-		cl := c.newCallLocked()
-		c.holding = c.holding || c.br.Buffered() > n
-		c.mu.Unlock()
-		cl.req = r
+	alone = len(c.slots) == 0 && c.br.Buffered() <= n
+	if !c.acquire() {
+		return nil, false, false
+	}
+	c.mu.Lock()
+	cl = c.newCallLocked()
+	cl.req = r
+	if native {
 		cl.idLen = int8(copy(cl.idBuf[:], id))
-		c.reqs.Add(1)
-		go c.run(cl) // allocates the goroutine's closure
-	default:
-		if !c.acquire() {
-			return false
-		}
-		c.mu.Lock()
-		cl := c.newCallLocked()
-		cl.req = r
+	} else {
 		c.order = append(c.order, cl)
-		c.holding = c.holding || c.br.Buffered() > n
-		c.mu.Unlock()
-		c.reqs.Add(1)
-		go c.run(cl) // allocates the goroutine's closure
 	}
+	c.holding = c.holding || c.br.Buffered() > n
+	c.mu.Unlock()
+	return cl, alone, true
+}
+
+// dispatch runs cl: in a goroutine of its own, or, when it is alone, in
+// the reader, as a relay would, costing no goroutine. A request run in
+// the reader that takes longer than takeOverAfter has another goroutine
+// take over reading, so that a request sent meanwhile is not held back
+// by it; dispatch then returns false, and the reader ends with cl.
+func (c *conn) dispatch(cl *call, alone bool) bool {
+	c.reqs.Add(1)
+	if !alone {
+		go c.run(cl) // allocates the goroutine's closure
+		return true
+	}
+	c.release() // answers held must not wait for this one
+	// Whichever swaps inline back to false reads on: this reader when cl
+	// is done, or takeOver when the timer fires first.
+	c.inline.Store(true)
+	c.takeover.Reset(takeOverAfter)
+	c.run(cl)
+	if !c.inline.CompareAndSwap(true, false) {
+		return false
+	}
+	c.takeover.Stop()
 	return true
 }
 

@@ -17,16 +17,17 @@
 // answer to another goroutine through a channel:
 //
 //	Serve (the caller's goroutine)   accepts, one reader goroutine per connection
-//	reader (owns the connection)     reads a request; an ordered one alone on the
-//	                                 connection: runs Pool.Do itself and writes the
-//	                                 answer, as a relay would
-//	request goroutine (reader's)     a native request, or an ordered one pipelined:
-//	                                 Pool.Do, then writes its answer (native), or
-//	                                 every ordered answer that is then due
+//	reader (owns the connection)     reads a request; one alone on the connection:
+//	                                 runs Pool.Do itself and writes the answer, as a
+//	                                 relay would; after 5ms, a timer's goroutine takes
+//	                                 over reading, and the old reader ends with it
+//	request goroutine (reader's)     a pipelined request (or one sent to a busy
+//	                                 connection): Pool.Do, then writes its answer
+//	                                 (native), or every ordered answer then due
 //	NewHTTPHandler                   Pool.Do in net/http's goroutine for the request
 //
-// The reader closes the connection once its request goroutines have
-// returned. Shutdown stops the readers and waits for the answers; when its
-// context ends first, or on Close, every request's context is cancelled (Do
-// returns at once) and the connections are closed.
+// The last reader closes the connection once the requests have returned.
+// Shutdown stops the readers and waits for the answers; when its context
+// ends first, or on Close, every request's context is cancelled (Do returns
+// at once) and the connections are closed.
 package server

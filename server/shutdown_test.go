@@ -141,3 +141,22 @@ func TestHeldAnswerNotKeptBehindRequestInReader(t *testing.T) {
 		t.Fatalf("first answer %q, %v: held behind the second request", got, err)
 	}
 }
+
+// TestRequestInReaderDoesNotBlockReading: a request alone on its
+// connection runs in the reader; when its helper hangs, a request the
+// client sends meanwhile is still read, and started, within moments.
+func TestRequestInReaderDoesNotBlockReading(t *testing.T) {
+	f := newFake(0)
+	f.Delay = func(req framing.Request) time.Duration {
+		if req.User == "hang" {
+			return time.Hour
+		}
+		return 0
+	}
+	_, path := serve(t, f)
+	c := dial(t, path)
+	fmt.Fprint(c, "auth:hang:x:y\n")
+	within(t, "the first request to reach the pool", func() bool { return len(f.Seen()) == 1 })
+	fmt.Fprint(c, "auth:ab:x:ba\n")
+	within(t, "the second request to reach the pool", func() bool { return len(f.Seen()) == 2 })
+}
