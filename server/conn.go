@@ -58,7 +58,8 @@ type conn struct {
 	bw      *bufio.Writer
 	broken  bool    // a write failed: answers are dropped
 	holding bool    // the reader is handing out requests that came together: it flushes before it waits
-	order   []*call // ordered answers owed, oldest first
+	order   []*call // ordered answers owed, oldest first, from order[head]
+	head    int
 	free    []*call // calls already written, for reuse
 	scratch []byte  // the answer being encoded
 }
@@ -344,7 +345,7 @@ func (c *conn) run(cl *call) {
 // earlier ordered answer is owed, else in its place in the order.
 func (c *conn) refuseOrdered(r framing.Request, err error) bool {
 	c.mu.Lock()
-	if len(c.order) == 0 {
+	if c.head == len(c.order) {
 		c.encodeLocked(nil, false, err)
 		c.flushLocked()
 		c.mu.Unlock()
@@ -390,16 +391,16 @@ func (c *conn) freeLocked(cl *call) {
 // writeOrderedLocked writes every answered call at the head of the order
 // and frees their places. Callers hold c.mu.
 func (c *conn) writeOrderedLocked() {
-	for len(c.order) > 0 && c.order[0].done {
-		cl := c.order[0]
-		c.order[0] = nil
-		c.order = c.order[1:]
+	for c.head < len(c.order) && c.order[c.head].done {
+		cl := c.order[c.head]
+		c.order[c.head] = nil
+		c.head++
 		c.encodeLocked(nil, cl.yes, cl.err)
 		c.freeLocked(cl)
 		<-c.slots
 	}
-	if len(c.order) == 0 {
-		c.order = c.order[:0:0] // let the backing array, which crept forward, go
+	if c.head == len(c.order) {
+		c.order, c.head = c.order[:0], 0 // the same array, from its start
 	}
 	c.flushLocked()
 }
