@@ -31,11 +31,13 @@
 //
 //	listener's actor (Server.Serve)       accepts; one reader per connection
 //	connection reader (package server)    reads; a request alone on its connection
-//	                                      runs here, pipelined and native ones in a
-//	                                      goroutine each, which the reader waits for
+//	                                      runs here (after 5ms a timer's goroutine
+//	                                      reads on), pipelined ones in a goroutine
+//	                                      each, which the last reader waits for
 //	  Cache.Do, when there is a cache     in the same goroutine: no goroutine of its own
-//	    Pool.Do                           in the same goroutine: takes a helper (or
-//	                                      waits in the queue), writes, reads the answer
+//	    Pool.Do                           blocking mode: takes a helper and asks it in
+//	                                      the same goroutine; non-blocking: waits while
+//	                                      a slot's goroutine asks
 //	HTTP request (net/http's goroutine)   the same Do chain; its connection is the
 //	                                      HTTP actor's, which waits for it at shutdown
 //
