@@ -116,13 +116,7 @@ func TestForcedShutdownAbandonsRequests(t *testing.T) {
 // answer must still reach the client: the reader flushes what it holds
 // before anything that may wait, a request it runs itself included.
 func TestHeldAnswerNotKeptBehindRequestInReader(t *testing.T) {
-	f := newFake(0)
-	f.Delay = func(req framing.Request) time.Duration {
-		if req.User == "hang" {
-			return time.Hour
-		}
-		return 0
-	}
+	f := hangingFake()
 	first := true
 	testHookHandled = func(c *conn) {
 		if first {
@@ -146,6 +140,18 @@ func TestHeldAnswerNotKeptBehindRequestInReader(t *testing.T) {
 // connection runs in the reader; when its helper hangs, a request the
 // client sends meanwhile is still read, and started, within moments.
 func TestRequestInReaderDoesNotBlockReading(t *testing.T) {
+	f := hangingFake()
+	_, path := serve(t, f)
+	c := dial(t, path)
+	fmt.Fprint(c, "auth:hang:x:y\n")
+	within(t, "the first request to reach the pool", func() bool { return len(f.Seen()) == 1 })
+	fmt.Fprint(c, "auth:ab:x:ba\n")
+	within(t, "the second request to reach the pool", func() bool { return len(f.Seen()) == 2 })
+}
+
+// hangingFake answers at once, except the user "hang": never (until the
+// request's context ends).
+func hangingFake() *fakePool {
 	f := newFake(0)
 	f.Delay = func(req framing.Request) time.Duration {
 		if req.User == "hang" {
@@ -153,10 +159,5 @@ func TestRequestInReaderDoesNotBlockReading(t *testing.T) {
 		}
 		return 0
 	}
-	_, path := serve(t, f)
-	c := dial(t, path)
-	fmt.Fprint(c, "auth:hang:x:y\n")
-	within(t, "the first request to reach the pool", func() bool { return len(f.Seen()) == 1 })
-	fmt.Fprint(c, "auth:ab:x:ba\n")
-	within(t, "the second request to reach the pool", func() bool { return len(f.Seen()) == 2 })
+	return f
 }
