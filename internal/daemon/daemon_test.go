@@ -26,7 +26,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // script is the absolute path of a helper in testscripts/.
-func script(t *testing.T, name string) string { return testutil.Script(t, name) }
+func script(t *testing.T, name string) string { return testutil.ScriptPath(t, name) }
 
 // neverLogged are the passwords the tests send that a log could hold.
 var neverLogged = []string{"wonderland", "builder", "s3cret-hang"}
@@ -237,7 +237,7 @@ func TestForcedShutdownWithinDeadline(t *testing.T) {
 				}
 				httpDone <- err
 			}()
-			r.within("both requests to reach the pool", func() bool { return r.status().InFlight >= 2 })
+			r.within("both requests to reach the pool", func() bool { return r.status().Totals.Requests == 2 })
 
 			if took := r.stop(); took > 20*time.Second {
 				t.Errorf("shutdown took %v with a 300ms deadline", took)

@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// Script returns the absolute path of the helper script name in
+// ScriptPath returns the absolute path of the helper script name in
 // testscripts/, wherever the test runs from.
-func Script(t testing.TB, name string) string {
+func ScriptPath(t testing.TB, name string) string {
 	t.Helper()
 	_, here, _, ok := runtime.Caller(0)
 	if !ok {
