@@ -320,6 +320,18 @@ func TestStartRefusedCleansUp(t *testing.T) {
 	}
 }
 
+// TestNoSocketRefused: no socket to serve (--socket "" and none from
+// systemd) is refused with a reason; it used to reach Serve(nil).
+func TestNoSocketRefused(t *testing.T) {
+	d, err := New(Config{Pool: pool.Config{Command: []string{script(t, "sample.py")}}, Signals: make(chan os.Signal)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "no socket to serve") {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
 func TestNewRefuses(t *testing.T) {
 	cmd := pool.Config{Command: []string{"x"}}
 	for _, tt := range []struct {
