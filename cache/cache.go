@@ -9,14 +9,12 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/result"
 )
 
-// Submitter is what the cache wraps and what it is: *pool.Pool satisfies
-// it, and so does *Cache. The channel Submit returns must receive exactly
-// one Result.
-type Submitter interface {
-	Submit(ctx context.Context, req framing.Request) (<-chan result.Result, error)
+// Doer is what the cache wraps and what it is: *pool.Pool satisfies it,
+// and so does *Cache. Do is called in the caller's goroutine, many at once.
+type Doer interface {
+	Do(ctx context.Context, req framing.Request) (bool, error)
 }
 
 // DefaultMaxEntries is the bound on entries when Config.MaxEntries is zero.
@@ -27,7 +25,7 @@ const DefaultMaxEntries = 10000
 type Config struct {
 	// Next answers what the cache cannot: misses, changes, everything
 	// else.
-	Next Submitter
+	Next Doer
 	// TTL is how long a yes to auth or isuser is kept; zero keeps none.
 	TTL time.Duration
 	// NegativeTTL is how long a no to auth or isuser is kept; zero keeps
@@ -44,7 +42,7 @@ type Config struct {
 // everything else to Config.Next. It is safe for concurrent use. Create it
 // with New; it has nothing to close.
 type Cache struct {
-	next        Submitter
+	next        Doer
 	ttl, negTTL time.Duration
 	now         func() time.Time
 	passThrough bool // both TTLs zero
@@ -97,21 +95,20 @@ func New(cfg Config) (*Cache, error) {
 	return c, nil
 }
 
-// Submit answers an auth or isuser from the cache when it can, and
-// otherwise forwards req to Config.Next; the channel receives exactly one
-// Result. A change to a user (setpass, tryregister, removeuser,
-// removeuser3) drops that user's entries. Errors from Next, returned or
-// delivered, are passed on unchanged.
-func (c *Cache) Submit(ctx context.Context, req framing.Request) (<-chan result.Result, error) {
+// Do answers an auth or isuser from the cache when it can, and otherwise
+// asks Config.Next, in the caller's goroutine. A change to a user
+// (setpass, tryregister, removeuser, removeuser3) drops that user's
+// entries. Errors from Next are returned unchanged.
+func (c *Cache) Do(ctx context.Context, req framing.Request) (bool, error) {
 	switch {
 	case c.passThrough:
-		return c.next.Submit(ctx, req)
+		return c.next.Do(ctx, req)
 	case cacheable(req.Op):
 		return c.lookup(ctx, req)
 	case changesUser(req.Op):
 		return c.change(ctx, req)
 	}
-	return c.next.Submit(ctx, req)
+	return c.next.Do(ctx, req)
 }
 
 func cacheable(op framing.Op) bool { return op == framing.OpAuth || op == framing.OpIsUser }
@@ -124,9 +121,9 @@ func changesUser(op framing.Op) bool {
 	return false
 }
 
-// lookup answers req from a fresh entry, or forwards it and stores the
+// lookup answers req from a fresh entry, or asks Next and stores the
 // answer unless the user changed meanwhile.
-func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan result.Result, error) {
+func (c *Cache) lookup(ctx context.Context, req framing.Request) (bool, error) {
 	ek, uk := c.key.entry(req), c.key.user(req.User, req.Server)
 	now := c.now()
 	c.mu.Lock()
@@ -134,7 +131,7 @@ func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan result.
 		if now.Before(e.expires) {
 			c.stats.Hits++
 			c.mu.Unlock()
-			return answered(result.Result{OK: e.ok}), nil
+			return e.ok, nil
 		}
 		c.entries.Remove(ek)
 	}
@@ -144,30 +141,21 @@ func (c *Cache) lookup(ctx context.Context, req framing.Request) (<-chan result.
 	gen := st.gen
 	c.mu.Unlock()
 
-	res, err := c.next.Submit(ctx, req)
-	if err != nil {
-		c.finishMiss(uk, ek, gen, result.Result{Err: err})
-		return nil, err
-	}
-	out := make(chan result.Result, 1)
-	go func() {
-		r := <-res
-		c.finishMiss(uk, ek, gen, r)
-		out <- r
-	}()
-	return out, nil
+	yes, err := c.next.Do(ctx, req)
+	c.finishMiss(uk, ek, gen, yes, err)
+	return yes, err
 }
 
 // finishMiss stores a miss's answer if it is one, its kind has a TTL, and
 // the user has not changed since the miss was forwarded.
-func (c *Cache) finishMiss(uk, ek digest, gen uint64, r result.Result) {
-	ttl := c.ttlFor(r)
+func (c *Cache) finishMiss(uk, ek digest, gen uint64, yes bool, err error) {
+	ttl := c.ttlFor(yes, err)
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.users[uk] // kept by st.pending
 	if ttl > 0 && st.gen == gen {
-		if c.entries.Add(ek, entry{ok: r.OK, expires: now.Add(ttl), user: uk}) {
+		if c.entries.Add(ek, entry{ok: yes, expires: now.Add(ttl), user: uk}) {
 			c.stats.Evictions++
 		}
 		st.entries[ek] = struct{}{}
@@ -176,19 +164,19 @@ func (c *Cache) finishMiss(uk, ek digest, gen uint64, r result.Result) {
 	c.dropIfIdle(uk, st)
 }
 
-func (c *Cache) ttlFor(r result.Result) time.Duration {
+func (c *Cache) ttlFor(yes bool, err error) time.Duration {
 	switch {
-	case r.Err != nil:
+	case err != nil:
 		return 0
-	case r.OK:
+	case yes:
 		return c.ttl
 	}
 	return c.negTTL
 }
 
-// change drops the user's entries, forwards req, and drops them again when
+// change drops the user's entries, asks Next, and drops them again when
 // its answer, whatever it is, arrives.
-func (c *Cache) change(ctx context.Context, req framing.Request) (<-chan result.Result, error) {
+func (c *Cache) change(ctx context.Context, req framing.Request) (bool, error) {
 	uk := c.key.user(req.User, req.Server)
 	c.mu.Lock()
 	st := c.userLocked(uk)
@@ -196,18 +184,9 @@ func (c *Cache) change(ctx context.Context, req framing.Request) (<-chan result.
 	c.invalidateLocked(st)
 	c.mu.Unlock()
 
-	res, err := c.next.Submit(ctx, req)
-	if err != nil {
-		c.finishChange(uk)
-		return nil, err
-	}
-	out := make(chan result.Result, 1)
-	go func() {
-		r := <-res
-		c.finishChange(uk)
-		out <- r
-	}()
-	return out, nil
+	yes, err := c.next.Do(ctx, req)
+	c.finishChange(uk)
+	return yes, err
 }
 
 func (c *Cache) finishChange(uk digest) {
@@ -217,10 +196,4 @@ func (c *Cache) finishChange(uk digest) {
 	c.invalidateLocked(st)
 	st.pending--
 	c.dropIfIdle(uk, st)
-}
-
-func answered(r result.Result) <-chan result.Result {
-	ch := make(chan result.Result, 1)
-	ch <- r
-	return ch
 }

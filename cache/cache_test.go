@@ -197,9 +197,9 @@ func TestRefusalPassedBack(t *testing.T) {
 			refusal := errors.Join(result.ErrOverloaded)
 			f.refuse = refusal
 			c := mustNew(t, Config{Next: f, TTL: time.Minute, NegativeTTL: time.Minute})
-			res, err := c.Submit(context.Background(), req)
-			if err != refusal || res != nil {
-				t.Fatalf("Submit: %v, %v; want nil and the refusal itself", res, err)
+			yes, err := c.Do(context.Background(), req)
+			if err != refusal || yes {
+				t.Fatalf("Do: %v, %v; want no and the refusal itself", yes, err)
 			}
 			if st := c.Stats(); st.Entries != 0 {
 				t.Errorf("stats %+v: something was kept", st)

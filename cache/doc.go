@@ -1,6 +1,6 @@
 // Package cache keeps recent auth and isuser answers so that a repeated
 // question is answered without asking a helper. It sits between the
-// daemon's listeners and the pool: it wraps anything with the pool's Submit
+// daemon's listeners and the pool: it wraps anything with the pool's Do
 // method and has that method itself.
 //
 // # What is cached
@@ -71,13 +71,16 @@
 //
 // # Goroutines
 //
-// A hit is answered at once on a buffered channel. A miss or a change is
-// forwarded to Config.Next, and one goroutine per request waits for Next's
-// result, updates the cache and delivers the result on a buffered channel,
-// so a caller that stops listening strands nothing. That goroutine ends when
-// Next's result arrives: it relies on Next's contract that the channel
-// receives exactly one Result, which *pool.Pool honours no later than the
-// request's context ends or the pool's own timeouts (QueueTimeout, then
-// Timeout and StartTimeout) expire, and on pool shutdown. The cache itself
-// has no goroutine and nothing to close.
+// None. Do runs in its caller's goroutine, which is the goroutine that
+// serves the request:
+//
+//	server: a connection's reader (or a goroutine per pipelined request)
+//	  └─ Cache.Do: a hit returns at once, under the cache's lock
+//	       └─ Next.Do (the pool), in the same goroutine, for a miss or a change;
+//	          the answer is stored, or the user's entries dropped, on return
+//
+// The lock is never held while Next is asked. A caller that gives up (its
+// context ends) gets the context's error from the pool at once, and an
+// error is never stored. Identical misses are not coalesced: each asks
+// Next, as it would without the cache. The cache has nothing to close.
 package cache

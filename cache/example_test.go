@@ -40,15 +40,11 @@ func Example() {
 	ask := func(op framing.Op, password string) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		res, err := c.Submit(ctx, framing.Request{Op: op, User: "alice", Server: "example.com", Password: password})
+		yes, err := c.Do(ctx, framing.Request{Op: op, User: "alice", Server: "example.com", Password: password})
 		if err != nil {
 			panic(err)
 		}
-		r := <-res
-		if r.Err != nil {
-			panic(r.Err)
-		}
-		return r.OK
+		return yes
 	}
 	fmt.Println(ask(framing.OpAuth, "wonderland"))
 	fmt.Println(ask(framing.OpAuth, "wonderland"))

@@ -16,8 +16,8 @@ type fakeNext struct {
 	mu     sync.Mutex
 	users  map[string]string // "user@server" → password
 	calls  map[framing.Op]int
-	errs   []error                   // delivered as Result.Err by the next requests, in order
-	refuse error                     // returned by Submit itself
+	errs   []error                   // returned by the next requests, in order
+	refuse error                     // returned at once, without counting the request
 	holdOp framing.Op                // when set, requests of this op wait for the test to answer
 	held   chan chan<- result.Result // the channels of held requests, for the test to answer
 }
@@ -30,24 +30,27 @@ func newFake() *fakeNext {
 	}
 }
 
-func (f *fakeNext) Submit(_ context.Context, req framing.Request) (<-chan result.Result, error) {
+func (f *fakeNext) Do(_ context.Context, req framing.Request) (bool, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.refuse != nil {
-		return nil, f.refuse
+		f.mu.Unlock()
+		return false, f.refuse
 	}
 	f.calls[req.Op]++
-	res := make(chan result.Result, 1)
-	switch {
-	case f.holdOp != 0 && req.Op == f.holdOp:
+	if f.holdOp != 0 && req.Op == f.holdOp {
+		f.mu.Unlock()
+		res := make(chan result.Result, 1)
 		f.held <- res
-	case len(f.errs) > 0:
-		res <- result.Result{Err: f.errs[0]}
-		f.errs = f.errs[1:]
-	default:
-		res <- result.Result{OK: f.answer(req)}
+		r := <-res
+		return r.OK, r.Err
 	}
-	return res, nil
+	defer f.mu.Unlock()
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		return false, err
+	}
+	return f.answer(req), nil
 }
 
 // answer applies req to the store, as a helper would. Callers hold f.mu.
@@ -137,14 +140,21 @@ func setpass(user, password string) framing.Request {
 	return framing.Request{Op: framing.OpSetPass, User: user, Server: "example.com", Password: password}
 }
 
-// ask submits req to s and waits, at most 10s, for its result.
-func ask(t *testing.T, s Submitter, req framing.Request) result.Result {
+// ask asks d req and waits, at most 10s, for its result.
+func ask(t *testing.T, d Doer, req framing.Request) result.Result {
 	t.Helper()
-	res, err := s.Submit(context.Background(), req)
-	if err != nil {
-		t.Fatalf("%v: Submit: %v", req, err)
-	}
-	return recv(t, res)
+	return recv(t, start(d, req))
+}
+
+// start asks d req in a goroutine of its own, for a test that answers a
+// held request meanwhile; the channel receives the result.
+func start(d Doer, req framing.Request) <-chan result.Result {
+	res := make(chan result.Result, 1)
+	go func() {
+		yes, err := d.Do(context.Background(), req)
+		res <- result.Result{OK: yes, Err: err}
+	}()
+	return res
 }
 
 func recv(t *testing.T, res <-chan result.Result) result.Result {

@@ -7,7 +7,7 @@ import (
 
 // The cache takes a pool and stands in for one before server.New.
 var (
-	_ Submitter        = (*pool.Pool)(nil)
-	_ Submitter        = (*Cache)(nil)
-	_ server.Submitter = (*Cache)(nil)
+	_ Doer        = (*pool.Pool)(nil)
+	_ Doer        = (*Cache)(nil)
+	_ server.Doer = (*Cache)(nil)
 )

@@ -73,7 +73,6 @@ func (d *daemon) stop() {
 	}
 	d.srv.Close()
 	<-d.done
-	d.f.Wait()
 	d.srv = nil
 }
 

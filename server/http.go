@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -20,7 +19,7 @@ import (
 // HTTPConfig configures NewHTTPHandler. Pool is required.
 type HTTPConfig struct {
 	// Pool answers the requests.
-	Pool Submitter
+	Pool Doer
 	// Protocol is what the pool's helpers speak: register and remove_user
 	// need the ejabberd protocol, and answer 501 otherwise.
 	Protocol framing.Protocol
@@ -148,9 +147,10 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Password = params.Get("pass")
 	}
 	var yes bool
-	err = req.Validate() // a pool validates too; this covers any Submitter
+	err = req.Validate() // a pool validates too; this covers any Doer
 	if err == nil {
-		yes, err = h.ask(r.Context(), req)
+		// In the handler's goroutine: net/http gives each request one.
+		yes, err = h.cfg.Pool.Do(r.Context(), req)
 	}
 	if err != nil {
 		status, text := httpError(err)
@@ -214,19 +214,6 @@ func (h *httpHandler) params(r *http.Request) (url.Values, error) {
 		}
 	}
 	return v, nil
-}
-
-func (h *httpHandler) ask(ctx context.Context, req framing.Request) (bool, error) {
-	res, err := h.cfg.Pool.Submit(ctx, req)
-	if err != nil {
-		return false, err
-	}
-	select {
-	case r := <-res:
-		return r.OK, r.Err
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
 }
 
 func httpError(err error) (int, string) {

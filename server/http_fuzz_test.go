@@ -18,27 +18,25 @@ import (
 	"github.com/authpool/authpool/result"
 )
 
-// fzPool is a Submitter that records what reaches it and answers with a
-// fixed outcome, at once, without goroutines.
+// fzPool is a Doer that records what reaches it and answers with a fixed
+// outcome, at once.
 type fzPool struct {
 	outcome fzOutcome
 	seen    []framing.Request
 }
 
 type fzOutcome struct {
-	submitErr error         // Submit fails with this
+	submitErr error         // a refusal: the pool fails at once with this
 	res       result.Result // or the result is this
 	status    int           // what docs/PROTOCOL.md makes of it (yes/no: 0)
 }
 
-func (p *fzPool) Submit(_ context.Context, req framing.Request) (<-chan result.Result, error) {
+func (p *fzPool) Do(_ context.Context, req framing.Request) (bool, error) {
 	p.seen = append(p.seen, req)
 	if p.outcome.submitErr != nil {
-		return nil, p.outcome.submitErr
+		return false, p.outcome.submitErr
 	}
-	ch := make(chan result.Result, 1)
-	ch <- p.outcome.res
-	return ch, nil
+	return p.outcome.res.OK, p.outcome.res.Err
 }
 
 // fzOutcomes are what a pool can answer, by fuzzed index, and the status

@@ -14,7 +14,6 @@ import (
 
 func TestHTTPHandler(t *testing.T) {
 	f := newFake(0)
-	t.Cleanup(f.Wait)
 	ejab, err := NewHTTPHandler(HTTPConfig{Pool: f, Protocol: framing.Ejabberd, InsecureNoAuth: true})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +82,6 @@ func TestHTTPHandler(t *testing.T) {
 
 func TestHTTPBasicAuth(t *testing.T) {
 	f := newFake(0)
-	t.Cleanup(f.Wait)
 	h, err := NewHTTPHandler(HTTPConfig{Pool: f, Credentials: "prosody:s3cret"})
 	if err != nil {
 		t.Fatal(err)

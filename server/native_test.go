@@ -23,15 +23,7 @@ func TestNativeOutOfOrder(t *testing.T) {
 	_, path := serve(t, newFake(0))
 	c := dial(t, path)
 	fmt.Fprint(c, "1 auth:slow:x:wols\n2 auth:ab:x:ba\n")
-	r := bufio.NewReader(c)
-	var got []string
-	for range 2 {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, strings.TrimSuffix(line, "\n"))
-	}
+	got := readLines(t, bufio.NewReader(c), 2)
 	if strings.Join(got, ",") != "2 1,1 1" {
 		t.Fatalf("answers %q, want the fast one first: [2 1, 1 1]", got)
 	}
@@ -162,3 +154,37 @@ func TestPeerCred(t *testing.T) {
 }
 
 func syscallGetuid() int { return os.Getuid() }
+
+// TestNativeNeverWaitsForAnother: native requests sent one by one, each
+// while the one before is in flight, run concurrently: a fast one is not
+// held back by a slow one, however the client sends them. (A helper that
+// hangs must cost a native client one request, not its connection.)
+func TestNativeNeverWaitsForAnother(t *testing.T) {
+	f := newFake(0)
+	_, path := serve(t, f)
+	c := dial(t, path)
+	r := bufio.NewReader(c)
+	for i := 1; i <= 5; i += 2 {
+		fmt.Fprintf(c, "%d auth:slow:x:wols\n", i)
+		within(t, "the slow request to reach the pool", func() bool { return len(f.Seen()) == i })
+		fmt.Fprintf(c, "%d auth:ab:x:ba\n", i+1)
+		got := readLines(t, r, 2)
+		if want := fmt.Sprintf("%d 1,%d 1", i+1, i); strings.Join(got, ",") != want {
+			t.Fatalf("answers %q, want %s: the fast request waited for the slow one", got, want)
+		}
+	}
+}
+
+// readLines reads n lines from r, without their line ends.
+func readLines(t *testing.T, r *bufio.Reader, n int) []string {
+	t.Helper()
+	var got []string
+	for range n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.TrimSuffix(line, "\n"))
+	}
+	return got
+}

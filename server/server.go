@@ -10,22 +10,25 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/result"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("server: closed")
 
-// Submitter runs requests; *pool.Pool is one.
-type Submitter interface {
-	Submit(ctx context.Context, req framing.Request) (<-chan result.Result, error)
+// Doer answers requests; *pool.Pool is one, and so is *cache.Cache. The
+// server calls Do from the goroutine that serves the request, as net/http
+// calls a handler, and many at once. Do must return soon after ctx ends:
+// that is how a Shutdown whose context expires, or Close, abandons the
+// requests in flight.
+type Doer interface {
+	Do(ctx context.Context, req framing.Request) (bool, error)
 }
 
 // Config configures a Server. Pool is required; every zero value has the
 // default its comment gives.
 type Config struct {
 	// Pool answers the requests.
-	Pool Submitter
+	Pool Doer
 	// Logger receives events; nil discards them. Passwords are never
 	// logged.
 	Logger *slog.Logger
@@ -75,7 +78,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closed    bool
-	wg        sync.WaitGroup // one per connection goroutine pair
+	wg        sync.WaitGroup // one per connection's reader
 
 	connID atomic.Uint64
 }
@@ -165,20 +168,20 @@ func (s *Server) start(nc net.Conn, cd codec) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		nc.Close()
-		c.cancel()
+		c.abandon()
 		return
 	}
 	s.conns[c] = struct{}{}
-	s.wg.Add(2)
+	s.wg.Add(1)
 	s.mu.Unlock()
-	go c.readLoop()
-	go c.writeLoop()
+	go c.serve()
 }
 
 // Shutdown stops accepting connections and reading requests, lets every
 // request already read be answered, then closes the connections. If ctx ends
-// first, the connections are closed at once and ctx's error is returned.
+// first, every request still in flight is abandoned (its context ends, so
+// the pool lets go of it at once) and its connection closed unanswered, and
+// Shutdown returns ctx's error as soon as the requests have returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -199,13 +202,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.closeConns()
+		s.abandonConns()
 		<-done
 		return ctx.Err()
 	}
 }
 
-// Close closes the listeners and every connection at once.
+// Close closes the listeners and every connection at once, abandoning the
+// requests in flight, and returns when their goroutines have.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -213,17 +217,16 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	s.mu.Unlock()
-	s.closeConns()
+	s.abandonConns()
 	s.wg.Wait()
 	return nil
 }
 
-func (s *Server) closeConns() {
+func (s *Server) abandonConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		c.cancel()
-		c.nc.Close()
+		c.abandon()
 	}
 }
 

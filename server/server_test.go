@@ -74,7 +74,6 @@ func serve(t *testing.T, f *fakePool) (*Server, string) {
 
 func serveWith(t *testing.T, cfg Config, how func(*Server, net.Listener) error) (*Server, string) {
 	t.Helper()
-	f := cfg.Pool.(*fakePool)
 	path := filepath.Join(t.TempDir(), "s.sock")
 	l, err := ListenUnix(path, 0o660, -1)
 	if err != nil {
@@ -91,7 +90,6 @@ func serveWith(t *testing.T, cfg Config, how func(*Server, net.Listener) error) 
 		if err := <-done; !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve = %v", err)
 		}
-		f.Wait()
 	})
 	return s, path
 }

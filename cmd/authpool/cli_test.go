@@ -94,7 +94,7 @@ func TestReadmeNamesEveryMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Register(cacheCollector(c))
+	m.WatchCache(c.Stats)
 	fams, err := m.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)

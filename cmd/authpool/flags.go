@@ -15,6 +15,7 @@ import (
 	shellquote "github.com/kballard/go-shellquote"
 
 	"github.com/authpool/authpool/framing"
+	authpoold "github.com/authpool/authpool/internal/daemon"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
 	"github.com/authpool/authpool/server"
@@ -229,48 +230,82 @@ func parseLevel(s string) (slog.Level, error) {
 	return lv, nil
 }
 
-// errNoHTTPAuth is an HTTP listener with neither credentials nor
-// --http-insecure-no-auth.
-var errNoHTTPAuth = errors.New("the HTTP API needs credentials: --http-credentials-file FILE holding USER:PASSWORD " +
-	"(what Prosody's http_auth_credentials says), or, only where nobody else can reach it, --http-insecure-no-auth")
+// daemonConfig turns the flags into the daemon's configuration; rest is
+// what followed "--".
+func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Config, error) {
+	pc, err := f.poolConfig(rest, log)
+	if err != nil {
+		return authpoold.Config{}, err
+	}
+	perListener, perPeer, err := f.connLimits()
+	if err != nil {
+		return authpoold.Config{}, err
+	}
+	creds, err := f.httpCredentials()
+	if err != nil {
+		return authpoold.Config{}, err
+	}
+	clientTimeout := f.clientTimeout
+	if clientTimeout == 0 {
+		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
+	}
+	return authpoold.Config{
+		Pool:                  pc,
+		Socket:                f.socket,
+		SocketMode:            os.FileMode(f.sockMode),
+		SocketGroup:           f.sockGroup,
+		EjabberdSocket:        f.ejabberdSocket,
+		HTTP:                  f.http,
+		Metrics:               f.metrics,
+		AllowUIDs:             f.allowUIDs.ids,
+		AllowGIDs:             f.allowGIDs.ids,
+		ClientTimeout:         clientTimeout,
+		MaxConnections:        perListener,
+		MaxConnectionsPerPeer: perPeer,
+		HTTPCredentials:       creds,
+		HTTPInsecureNoAuth:    f.httpInsecure,
+		CacheTTL:              f.cacheTTL,
+		NegativeCacheTTL:      f.negCacheTTL,
+		CacheSize:             f.cacheSize,
+		ShutdownTimeout:       f.shutdown,
+		Logger:                log,
+	}, nil
+}
 
-// httpCredentials returns the HTTP Basic credentials the flags give for an
-// HTTP listener (httpOn: opened, or handed over by systemd). They are
-// required unless --http-insecure-no-auth says otherwise, and must protect
-// something: blank ones are refused, never read as "no authentication".
-func (f *serveFlags) httpCredentials(httpOn bool) (string, error) {
-	var creds, from string
-	given := f.httpCreds.set || f.httpCredsFile.set
+// httpCredentials returns how the daemon reads the HTTP API's Basic
+// credentials (it does only when it has an HTTP listener), or nil when no
+// flag gives them. They must protect something: blank ones are refused,
+// never read as "no authentication".
+func (f *serveFlags) httpCredentials() (func() (string, error), error) {
+	var read func() (string, error)
+	from := "--http-credentials"
 	switch {
 	case f.httpCreds.set && f.httpCredsFile.set:
-		return "", errors.New("give --http-credentials or --http-credentials-file, not both")
-	case !httpOn && (given || f.httpInsecure):
-		return "", errors.New("HTTP credentials or --http-insecure-no-auth given without --http")
-	case !httpOn:
-		return "", nil
-	case f.httpInsecure && given:
-		return "", errors.New("give HTTP credentials or --http-insecure-no-auth, not both")
-	case f.httpInsecure:
-		return "", nil
-	case !given:
-		return "", errNoHTTPAuth
+		return nil, errors.New("give --http-credentials or --http-credentials-file, not both")
 	case f.httpCreds.set:
-		creds, from = f.httpCreds.v, "--http-credentials"
-	default:
+		read = func() (string, error) { return f.httpCreds.v, nil }
+	case f.httpCredsFile.set:
 		from = "--http-credentials-file"
-		if f.httpCredsFile.v == "" {
-			return "", fmt.Errorf("%s: no file named", from)
+		read = func() (string, error) {
+			if f.httpCredsFile.v == "" {
+				return "", errors.New("no file named")
+			}
+			b, err := readSecretFile(f.httpCredsFile.v)
+			return strings.TrimRight(string(b), "\r\n"), err
 		}
-		b, err := readSecretFile(f.httpCredsFile.v)
+	default:
+		return nil, nil
+	}
+	return func() (string, error) {
+		creds, err := read()
+		if err == nil {
+			err = server.CheckCredentials(creds)
+		}
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", from, err)
 		}
-		creds = strings.TrimRight(string(b), "\r\n")
-	}
-	if err := server.CheckCredentials(creds); err != nil {
-		return "", fmt.Errorf("%s: %w", from, err)
-	}
-	return creds, nil
+		return creds, nil
+	}, nil
 }
 
 // readSecretFile reads a file that holds a secret, refusing one every
@@ -351,18 +386,6 @@ func (l *idList) Set(v string) error {
 		l.ids = append(l.ids, uint32(id))
 	}
 	return nil
-}
-
-// lookupGID returns the numeric gid of a group name or number.
-func lookupGID(name string) (int, error) {
-	if n, err := strconv.Atoi(name); err == nil {
-		return n, nil
-	}
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(g.Gid)
 }
 
 // multiFlag collects a repeatable flag.

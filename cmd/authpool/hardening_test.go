@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	authpoold "github.com/authpool/authpool/internal/daemon"
 	"golang.org/x/sys/unix"
 )
 
@@ -221,7 +222,7 @@ func TestHelpersGetOnlyStdio(t *testing.T) {
 
 // answeredByAll asks line, pipelined, until every helper has answered one
 // since the first status, and returns the last status.
-func answeredByAll(t *testing.T, c *sockClient, socket, line, want string) statusReport {
+func answeredByAll(t *testing.T, c *sockClient, socket, line, want string) authpoold.Status {
 	t.Helper()
 	before := map[int]int64{}
 	for _, h := range statusOf(t, socket).Helpers {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	authpoold "github.com/authpool/authpool/internal/daemon"
 	"io"
 	"net"
 	"os"
@@ -22,13 +23,13 @@ func writeFile(t *testing.T, path, text string) {
 }
 
 // statusOf runs "authpool status --json" in this process.
-func statusOf(t *testing.T, socket string) statusReport {
+func statusOf(t *testing.T, socket string) authpoold.Status {
 	t.Helper()
 	out, errOut := logBuffer(t), logBuffer(t)
 	if code := run(t.Context(), []string{"status", "--socket", socket, "--json"}, nil, out, errOut); code != 0 {
 		t.Fatalf("status: exit %d: %s", code, errOut.String())
 	}
-	var r statusReport
+	var r authpoold.Status
 	if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
 		t.Fatalf("status JSON %q: %v", out.String(), err)
 	}

@@ -1,40 +1,35 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"slices"
 
-	"github.com/authpool/authpool/pool"
+	authpoold "github.com/authpool/authpool/internal/daemon"
 )
 
-// reload re-reads the command line and the config file (SIGHUP) and applies
-// what can change while running: the helpers (command, arguments,
+// reloadConfig re-reads the command line and the config file (SIGHUP) for
+// what the daemon applies while running: the helpers (command, arguments,
 // environment, directory, transport, protocol, count), timeouts, recycling
-// limits and the log level. A new helper command is proved first (one
-// helper is started and asked a probe; see pool.Probe), then helpers are
-// replaced one at a time, between requests, so no request fails. A config
-// that does not load, a command that fails its probe (the log says why,
-// with its stderr), or a pool that refuses it, leaves the running one as it
-// was. SIGTERM cuts a probe short. Settings that need a
-// restart (sockets, mode, queue, access control, cache) are logged.
-func reload(ctx context.Context, args []string, stderr io.Writer, cur *serveFlags, p *pool.Pool, level *slog.LevelVar, log *slog.Logger) {
+// limits and the log level. The daemon proves a new helper command first
+// (see pool.Reconfigure) and replaces helpers one at a time, between
+// requests, so no request fails; a config that does not load, a command
+// that fails its probe, or a pool that refuses it, leaves the running one
+// as it was. Settings that need a restart (sockets, mode, queue, access
+// control, cache) are logged.
+func reloadConfig(args []string, cur *serveFlags, log *slog.Logger) (authpoold.Reloaded, error) {
 	log.Info("reloading", "config", cur.config)
 	next, fs, err := parseServeFlags(args, io.Discard)
 	if err != nil {
-		log.Error("reload failed; keeping the running configuration", "err", err)
-		return
+		return authpoold.Reloaded{}, err
 	}
 	cfg, err := next.poolConfig(fs.Args(), log)
 	if err != nil {
-		log.Error("reload failed; keeping the running configuration", "err", err)
-		return
+		return authpoold.Reloaded{}, err
 	}
 	lv, err := parseLevel(next.logLevel)
 	if err != nil {
-		log.Error("reload failed; keeping the running configuration", "err", err)
-		return
+		return authpoold.Reloaded{}, err
 	}
 	for name, changed := range map[string]bool{
 		"socket":          next.socket != cur.socket,
@@ -55,11 +50,5 @@ func reload(ctx context.Context, args []string, stderr io.Writer, cur *serveFlag
 			log.Warn("setting changed, but only a restart applies it", "setting", name)
 		}
 	}
-	cfg.Logger = nil // the pool keeps its own
-	if err := p.Reconfigure(ctx, cfg); err != nil {
-		log.Error("reload failed; keeping the running configuration", "err", err)
-		return
-	}
-	level.Set(lv)
-	log.Info("reloaded")
+	return authpoold.Reloaded{Pool: cfg, Level: lv}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/client"
+	authpoold "github.com/authpool/authpool/internal/daemon"
 )
 
 // status prints a running daemon's status report, from its socket (native
@@ -69,7 +70,7 @@ flags:
 		fmt.Fprintf(stdout, "%s\n", strings.TrimSpace(string(raw)))
 		return 0
 	}
-	var r statusReport
+	var r authpoold.Status
 	if err := json.Unmarshal(raw, &r); err != nil {
 		fmt.Fprintf(stderr, "authpool status: unreadable report: %v\n", err)
 		return 2
@@ -109,7 +110,7 @@ func fetchStatus(ctx context.Context, socket, httpURL, user, pass string) ([]byt
 	return body, nil
 }
 
-func printStatus(w io.Writer, r statusReport) {
+func printStatus(w io.Writer, r authpoold.Status) {
 	up := time.Duration(r.UptimeSeconds * float64(time.Second)).Round(time.Second)
 	fmt.Fprintf(w, "authpool pid %d, up %s, %s mode; %d in flight, %d queued, %d waiting\n\n",
 		r.PID, up, r.Mode, r.InFlight, r.Queued, r.Waiting)

@@ -1,8 +1,8 @@
 // Package fakepool is a helper pool in memory for the tests of the layers
-// above pool (server, client): it answers by a rule, after a delay of the
-// test's choosing, fails the requests of chosen users, and records every
-// request that reached it. It is a package of its own, not part of
-// testutil, so that testutil stays free of the packages it serves.
+// above pool (server, client, cache's users): it answers by a rule, after a
+// delay of the test's choosing, fails the requests of chosen users, and
+// records every request that reached it. It is a package of its own, not
+// part of testutil, so that testutil stays free of the packages it serves.
 package fakepool
 
 import (
@@ -11,22 +11,23 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
-	"github.com/authpool/authpool/result"
 )
 
-// Pool is a Submitter in memory. Every field is optional; the zero value
-// answers by DefaultAnswer at once.
+// Pool has the pool's Do method, in memory. Every field is optional; the
+// zero value answers by DefaultAnswer at once.
 type Pool struct {
 	// Answer decides a request's yes or no; nil means DefaultAnswer.
 	Answer func(framing.Request) bool
-	// Delay is how long a request waits for its answer; nil means none.
+	// Delay is how long a request waits for its answer (the fake
+	// helper's work), or until its context ends; nil means none.
 	Delay func(framing.Request) time.Duration
-	// Failures are the Result.Err of the requests of these users.
+	// Failures are the errors of the requests of these users, after the
+	// delay.
 	Failures map[string]error
-	// Refusals are what Submit itself returns for these users.
+	// Refusals are the errors of the requests of these users, at once, as
+	// a pool refuses what it cannot queue.
 	Refusals map[string]error
 
-	wg   sync.WaitGroup
 	mu   sync.Mutex
 	seen []framing.Request
 }
@@ -37,31 +38,35 @@ func DefaultAnswer(req framing.Request) bool {
 	return req.Op == framing.OpIsUser || req.Password == "pw-"+req.User
 }
 
-// Submit records req and answers it from a goroutine of its own, as a pool
-// does; Wait waits for those goroutines.
-func (p *Pool) Submit(_ context.Context, req framing.Request) (<-chan result.Result, error) {
+// Do records req and answers it, in the caller's goroutine as a pool does.
+// A request whose context ends during its delay returns the context's
+// error at once, as the pool's does.
+func (p *Pool) Do(ctx context.Context, req framing.Request) (bool, error) {
 	p.mu.Lock()
 	p.seen = append(p.seen, req)
 	p.mu.Unlock()
 	if err := p.Refusals[req.User]; err != nil {
-		return nil, err
+		return false, err
 	}
-	ch := make(chan result.Result, 1)
-	p.wg.Go(func() {
-		if p.Delay != nil {
-			time.Sleep(p.Delay(req)) // the fake helper's work
+	if p.Delay != nil {
+		if d := p.Delay(req); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return false, ctx.Err()
+			}
 		}
-		if err := p.Failures[req.User]; err != nil {
-			ch <- result.Result{Err: err}
-			return
-		}
-		answer := p.Answer
-		if answer == nil {
-			answer = DefaultAnswer
-		}
-		ch <- result.Result{OK: answer(req)}
-	})
-	return ch, nil
+	}
+	if err := p.Failures[req.User]; err != nil {
+		return false, err
+	}
+	answer := p.Answer
+	if answer == nil {
+		answer = DefaultAnswer
+	}
+	return answer(req), nil
 }
 
 // Seen returns the requests that reached the pool, in order.
@@ -70,6 +75,3 @@ func (p *Pool) Seen() []framing.Request {
 	defer p.mu.Unlock()
 	return append([]framing.Request(nil), p.seen...)
 }
-
-// Wait waits until every request submitted so far is answered.
-func (p *Pool) Wait() { p.wg.Wait() }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -82,22 +82,23 @@ func planConnections(limit uint64, helpers, listeners, perListener, perPeer int)
 // admission is how every listener admits connections: the allow lists,
 // the limits fitted to the open-file limit, and the budget they share.
 type admission struct {
-	f       *serveFlags
-	plan    connPlan
-	limit   uint64 // soft RLIMIT_NOFILE
-	helpers int    // what the reserve was kept for
-	budget  *server.Budget
-	log     *slog.Logger
-	clients *slog.Logger // rate-limited: refusals are a client's doing
+	allowUIDs, allowGIDs []uint32
+	plan                 connPlan
+	limit                uint64 // soft RLIMIT_NOFILE
+	helpers              int    // what the reserve was kept for
+	budget               *server.Budget
+	log                  *slog.Logger
+	clients              *slog.Logger // rate-limited: refusals are a client's doing
 }
 
 // newAdmission raises the open-file limit, fits the connection limits
 // asked for (perPeer 0: the default) to it and logs the result.
-func newAdmission(f *serveFlags, ls *listeners, helpers, perListener, perPeer int, log, clients *slog.Logger) (*admission, error) {
+func newAdmission(cfg *Config, ls *listeners, helpers int, log, clients *slog.Logger) (*admission, error) {
 	soft, hard, err := raiseNoFile()
 	if err != nil {
 		log.Warn("cannot raise the open-file limit", "err", err)
 	}
+	perListener, perPeer := cfg.MaxConnections, cfg.MaxConnectionsPerPeer
 	plan, err := planConnections(soft, helpers, ls.count(), perListener, perPeer)
 	if err != nil {
 		return nil, err
@@ -108,18 +109,19 @@ func newAdmission(f *serveFlags, ls *listeners, helpers, perListener, perPeer in
 		log.Warn("--max-connections lowered to fit the open-file limit; raise the limit (LimitNOFILE= in the systemd unit) for more",
 			"asked", perListener, "max_connections", plan.perListener)
 	}
-	if len(f.allowGIDs.ids) > 0 && ls.tcp() {
+	if len(cfg.AllowGIDs) > 0 && ls.tcp() {
 		log.Warn("--allow-gid admits no one over TCP, where the kernel tells no gid: only --allow-uid does")
 	}
-	return &admission{f: f, plan: plan, limit: soft, helpers: helpers, budget: server.NewBudget(plan.budget), log: log, clients: clients}, nil
+	return &admission{allowUIDs: cfg.AllowUIDs, allowGIDs: cfg.AllowGIDs, plan: plan, limit: soft, helpers: helpers,
+		budget: server.NewBudget(plan.budget), log: log, clients: clients}, nil
 }
 
 // gate puts l behind the allow lists and the limits.
 func (a *admission) gate(l net.Listener, name string) net.Listener {
 	return server.NewGate(l, server.GateConfig{
 		Name:           name,
-		AllowUIDs:      a.f.allowUIDs.ids,
-		AllowGIDs:      a.f.allowGIDs.ids,
+		AllowUIDs:      a.allowUIDs,
+		AllowGIDs:      a.allowGIDs,
 		MaxConnections: a.plan.perListener,
 		MaxPerPeer:     a.plan.perPeer,
 		Budget:         a.budget,

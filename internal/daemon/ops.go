@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"crypto/subtle"
@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"os"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authpool/authpool/cache"
 	"github.com/authpool/authpool/metrics"
@@ -17,7 +15,7 @@ import (
 // opsHandler serves what operators look at: /metrics (Prometheus),
 // /healthz (200 while at least one helper is ready, 503 otherwise) and
 // /status (the pool at a glance, as JSON).
-func opsHandler(m *metrics.Metrics, p *pool.Pool, status func() any) http.Handler {
+func opsHandler(m *metrics.Metrics, p *pool.Pool, status func() Status) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -62,22 +60,23 @@ func withOps(api, ops http.Handler, creds string) http.Handler {
 	})
 }
 
-// statusReport is what "authpool status" shows; its JSON names are the
-// interface.
-type statusReport struct {
+// Status is what /status and the native status request answer, and what
+// "authpool status" shows; its JSON names are the interface.
+type Status struct {
 	PID           int            `json:"pid"`
 	UptimeSeconds float64        `json:"uptime_seconds"`
 	Mode          string         `json:"mode"`
 	Untrusted     string         `json:"untrusted,omitempty"` // what the helpers did, while their command is untrusted
-	Helpers       []helperStatus `json:"helpers"`
+	Helpers       []HelperStatus `json:"helpers"`
 	Queued        int            `json:"queued"`
 	Waiting       int            `json:"waiting"`
 	InFlight      int            `json:"in_flight"`
-	Totals        totals         `json:"totals"`
-	Cache         *cacheStatus   `json:"cache,omitempty"`
+	Totals        Totals         `json:"totals"`
+	Cache         *CacheStatus   `json:"cache,omitempty"`
 }
 
-type cacheStatus struct {
+// CacheStatus is the cache's counters (cache.Stats).
+type CacheStatus struct {
 	Hits          uint64 `json:"hits"`
 	Misses        uint64 `json:"misses"`
 	Entries       int    `json:"entries"`
@@ -85,7 +84,8 @@ type cacheStatus struct {
 	Invalidations uint64 `json:"invalidations"`
 }
 
-type helperStatus struct {
+// HelperStatus is one slot of the pool (pool.HelperStats).
+type HelperStatus struct {
 	Slot          int              `json:"slot"`
 	State         pool.HelperState `json:"state"`
 	PID           int              `json:"pid,omitempty"`
@@ -94,7 +94,8 @@ type helperStatus struct {
 	Restarts      int              `json:"restarts"`
 }
 
-type totals struct {
+// Totals are the pool's counters since it started (pool.Stats).
+type Totals struct {
 	Requests       uint64 `json:"requests"`
 	BadRequests    uint64 `json:"bad_requests"`
 	Overloaded     uint64 `json:"overloaded"`
@@ -108,53 +109,28 @@ type totals struct {
 	Distrusted     uint64 `json:"distrusted"`
 }
 
-func newStatus(started time.Time, p *pool.Pool, c *cache.Cache) any {
+// newStatus reports on p and, when the daemon has one, c.
+func newStatus(started time.Time, p *pool.Pool, c *cache.Cache) Status {
 	st := p.Stats()
-	r := statusReport{
+	r := Status{
 		PID:           os.Getpid(),
 		UptimeSeconds: float64(time.Since(started).Milliseconds()) / 1000,
 		Mode:          p.Mode().String(),
 		Queued:        st.Queued,
 		Waiting:       st.Waiting,
 		InFlight:      st.InFlight,
-		Totals: totals{st.Requests, st.BadRequests, st.Overloaded, st.Spawns, st.SpawnFailures,
+		Totals: Totals{st.Requests, st.BadRequests, st.Overloaded, st.Spawns, st.SpawnFailures,
 			st.Exits, st.Timeouts, st.ProtocolErrors, st.Recycles, st.OutOfStep, st.Distrusted},
 	}
 	if st.Untrusted {
 		r.Untrusted = st.UntrustedReason
 	}
 	for _, h := range st.Helpers {
-		r.Helpers = append(r.Helpers, helperStatus{h.Slot, h.State, h.PID, float64(h.Uptime.Milliseconds()) / 1000, h.Served, h.Restarts})
+		r.Helpers = append(r.Helpers, HelperStatus{h.Slot, h.State, h.PID, float64(h.Uptime.Milliseconds()) / 1000, h.Served, h.Restarts})
 	}
 	if c != nil {
 		cs := c.Stats()
-		r.Cache = &cacheStatus{cs.Hits, cs.Misses, cs.Entries, cs.Evictions, cs.Invalidations}
+		r.Cache = &CacheStatus{cs.Hits, cs.Misses, cs.Entries, cs.Evictions, cs.Invalidations}
 	}
 	return r
-}
-
-// cacheCollector exposes the cache's counters.
-func cacheCollector(c *cache.Cache) prometheus.Collector {
-	return &cacheStats{c: c}
-}
-
-type cacheStats struct{ c *cache.Cache }
-
-var (
-	cacheHitsDesc    = prometheus.NewDesc("authpool_cache_hits_total", "Requests answered from the cache.", nil, nil)
-	cacheMissesDesc  = prometheus.NewDesc("authpool_cache_misses_total", "Cacheable requests that asked a helper.", nil, nil)
-	cacheEntriesDesc = prometheus.NewDesc("authpool_cache_entries", "Answers in the cache.", nil, nil)
-)
-
-func (s *cacheStats) Describe(ch chan<- *prometheus.Desc) {
-	ch <- cacheHitsDesc
-	ch <- cacheMissesDesc
-	ch <- cacheEntriesDesc
-}
-
-func (s *cacheStats) Collect(ch chan<- prometheus.Metric) {
-	st := s.c.Stats()
-	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(st.Hits))
-	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(st.Misses))
-	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(st.Entries))
 }

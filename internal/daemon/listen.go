@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -47,21 +49,23 @@ func (ls *listeners) close() {
 	}
 }
 
-// listen opens every listener the flags ask for, or none. Listeners that
-// systemd hands over (socket activation) are used instead of opening their
-// own; the rest are opened as the flags say.
-func (f *serveFlags) listen(log *slog.Logger) (*listeners, error) {
-	ls, err := activated(log)
+// listen opens every listener the configuration asks for, or none.
+// Listeners that systemd hands over (socket activation) are used instead of
+// opening their own; the rest are opened as the configuration says.
+func (d *Daemon) listen() (*listeners, error) {
+	cfg := &d.cfg
+	ls, err := activated(d.log)
 	if err != nil {
 		return nil, err
 	}
 	gid := -1
-	if f.sockGroup != "" {
-		if gid, err = lookupGID(f.sockGroup); err != nil {
-			return nil, fmt.Errorf("--socket-group %q: %w", f.sockGroup, err)
+	if cfg.SocketGroup != "" {
+		if gid, err = lookupGID(cfg.SocketGroup); err != nil {
+			ls.close()
+			return nil, fmt.Errorf("--socket-group %q: %w", cfg.SocketGroup, err)
 		}
 	}
-	mode := os.FileMode(f.sockMode)
+	mode := cfg.SocketMode
 	open := func(l *net.Listener, flagName, addr string, listen func() (net.Listener, error)) error {
 		if *l != nil || addr == "" {
 			return nil
@@ -82,15 +86,19 @@ func (f *serveFlags) listen(log *slog.Logger) (*listeners, error) {
 		addr   string
 		listen func() (net.Listener, error)
 	}{
-		{&ls.ejabberd, "ejabberd-socket", f.ejabberdSocket, func() (net.Listener, error) { return server.ListenUnix(f.ejabberdSocket, mode, gid) }},
-		{&ls.http, "http", f.http, func() (net.Listener, error) { return listenHTTP(f.http, mode, gid, whyLoopback["http"]) }},
-		{&ls.metrics, "metrics", f.metrics, func() (net.Listener, error) { return listenHTTP(f.metrics, mode, gid, whyLoopback["metrics"]) }},
-		{&ls.main, "socket", f.socket, func() (net.Listener, error) { return server.ListenUnix(f.socket, mode, gid) }},
+		{&ls.ejabberd, "ejabberd-socket", cfg.EjabberdSocket, func() (net.Listener, error) { return server.ListenUnix(cfg.EjabberdSocket, mode, gid) }},
+		{&ls.http, "http", cfg.HTTP, func() (net.Listener, error) { return listenHTTP(cfg.HTTP, mode, gid, whyLoopback["http"]) }},
+		{&ls.metrics, "metrics", cfg.Metrics, func() (net.Listener, error) { return listenHTTP(cfg.Metrics, mode, gid, whyLoopback["metrics"]) }},
+		{&ls.main, "socket", cfg.Socket, func() (net.Listener, error) { return server.ListenUnix(cfg.Socket, mode, gid) }},
 	}
 	for _, s := range steps {
 		if err := open(s.l, s.flag, s.addr, s.listen); err != nil {
 			return nil, err
 		}
+	}
+	if ls.main == nil {
+		ls.close()
+		return nil, errors.New("no socket to serve: give one (--socket), or have systemd pass it")
 	}
 	if err := ls.vet(); err != nil {
 		ls.close()
@@ -219,4 +227,16 @@ func listenHTTP(addr string, mode os.FileMode, gid int, why string) (net.Listene
 		return nil, err
 	}
 	return l, nil
+}
+
+// lookupGID returns the numeric gid of a group name or number.
+func lookupGID(name string) (int, error) {
+	if n, err := strconv.Atoi(name); err == nil {
+		return n, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(g.Gid)
 }
