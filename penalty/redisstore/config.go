@@ -180,3 +180,9 @@ func parseURL(raw string) (valkey.ClientOption, error) {
 	}
 	return opt, nil
 }
+
+// ACLCommands are the commands the store runs, directly or from its
+// scripts, in the form of a Redis ACL rule: with the key pattern of its
+// prefix they make a Redis user that can do nothing else (see the package
+// doc).
+const ACLCommands = "+eval +evalsha +eval_ro +evalsha_ro +del +hmget +hset +pexpire +time +hello +auth +client|setname +select +ping"

@@ -83,8 +83,9 @@ func New(cfg Config) (*Store, error) {
 }
 
 // Close stops the health probe and closes the connection; the store then
-// answers from its local penalties. It waits for the probe to end, at
-// most a DialTimeout. Close is idempotent.
+// answers from its local penalties. It waits for the probe to end (at
+// most a DialTimeout) and for the client's goodbye (which it gives up
+// after a second when Redis does not answer). Close is idempotent.
 func (s *Store) Close() error {
 	s.close.Do(func() {
 		s.mode.Store(int32(ModeClosed))

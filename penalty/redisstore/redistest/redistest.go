@@ -54,6 +54,11 @@ func Start(t testing.TB, opts Options) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not installed (Debian: apt-get install redis-server): skipping the tests against a real Redis")
 	}
+	if _, err := exec.LookPath("redis-cli"); err != nil && opts.Monitor {
+		t.Skip("redis-cli is not installed (Debian: apt-get install redis-tools): skipping a test that records Redis's commands")
+	}
+	// Not t.TempDir(): a unix socket's path must be short (108 bytes),
+	// and test names are long.
 	dir, err := os.MkdirTemp("", "redistest")
 	if err != nil {
 		t.Fatal(err)
