@@ -36,6 +36,12 @@
 // (volatile-ttl) rather than refusing writes, or a full Redis sends every
 // daemon to its local penalties.
 //
+// Penalties are shared; the lines that take attempts on one key one at a
+// time are not (they are each Guard's own, in memory): a guesser holding
+// one connection to each of N daemons gets up to N guesses each time a
+// penalty runs out, not one, and so raises the shared penalty N times as
+// fast, to Max after fewer rounds.
+//
 // # When Redis is away
 //
 // Redis trouble never becomes a login failure, nor a login waiting on

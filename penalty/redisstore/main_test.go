@@ -5,13 +5,13 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/internal/testutil"
 	"github.com/authpool/authpool/penalty"
 	"github.com/authpool/authpool/penalty/redisstore"
 )
@@ -47,25 +47,7 @@ func waitMode(t *testing.T, s *redisstore.Store, m redisstore.Mode, limit time.D
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func newLogger(b *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+func newLogger(b *testutil.SyncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 // helper is the XMPP server's auth script: it knows each user's password.
 type helper struct{}
@@ -93,7 +75,7 @@ var secret = bytes.Repeat([]byte("s3cr3t-of-the-cluster-"), 2)
 type daemon struct {
 	g     *penalty.Guard
 	store *redisstore.Store
-	log   *syncBuffer
+	log   *testutil.SyncBuffer
 }
 
 // cluster makes n daemons with gcfg's penalties, each with a store made
@@ -102,7 +84,7 @@ func cluster(t *testing.T, n int, gcfg penalty.Config, scfg redisstore.Config) [
 	t.Helper()
 	ds := make([]daemon, n)
 	for i := range ds {
-		log := &syncBuffer{}
+		log := &testutil.SyncBuffer{}
 		c := scfg
 		c.Logger = newLogger(log)
 		store := newStore(t, c)

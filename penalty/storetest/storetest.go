@@ -267,26 +267,8 @@ func testKeysApart(t *testing.T, newStore NewStore) {
 func testConcurrentDistinct(t *testing.T, newStore NewStore) {
 	f := newFixture(t, newStore)
 	const n = 32
-	k := KeyN(1)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	raised := 0
-	for i := range n {
-		wg.Go(func() {
-			r, err := f.s.Fail(context.Background(), k, MarkN(i))
-			if err != nil {
-				t.Errorf("Fail: %v", err)
-			}
-			if r {
-				mu.Lock()
-				raised++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if st := f.get(k); st.Failures != n || raised != n {
-		t.Errorf("%d concurrent distinct failures: count %d, %d raised", n, st.Failures, raised)
+	if raised := f.concurrentFails(n, MarkN); raised != n || f.get(KeyN(1)).Failures != n {
+		t.Errorf("%d concurrent distinct failures: count %d, %d raised", n, f.get(KeyN(1)).Failures, raised)
 	}
 }
 
@@ -294,15 +276,23 @@ func testConcurrentDistinct(t *testing.T, newStore NewStore) {
 func testConcurrentSame(t *testing.T, newStore NewStore) {
 	f := newFixture(t, newStore)
 	const n = 32
-	k := KeyN(1)
+	same := func(int) penalty.Mark { return MarkN(7) }
+	if raised := f.concurrentFails(n, same); raised != 1 || f.get(KeyN(1)).Failures != 1 {
+		t.Errorf("%d concurrent failures with one mark: count %d, %d raised; want 1 and 1", n, f.get(KeyN(1)).Failures, raised)
+	}
+}
+
+// concurrentFails runs n failures of key 1 at once, the i-th with mark(i),
+// and says how many raised the count.
+func (f *fixture) concurrentFails(n int, mark func(int) penalty.Mark) int {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	raised := 0
-	for range n {
+	for i := range n {
 		wg.Go(func() {
-			r, err := f.s.Fail(context.Background(), k, MarkN(7))
+			r, err := f.s.Fail(context.Background(), KeyN(1), mark(i))
 			if err != nil {
-				t.Errorf("Fail: %v", err)
+				f.t.Errorf("Fail: %v", err)
 			}
 			if r {
 				mu.Lock()
@@ -312,72 +302,118 @@ func testConcurrentSame(t *testing.T, newStore NewStore) {
 		})
 	}
 	wg.Wait()
-	if st := f.get(k); st.Failures != 1 || raised != 1 {
-		t.Errorf("%d concurrent failures with one mark: count %d, %d raised; want 1 and 1", n, st.Failures, raised)
-	}
+	return raised
 }
 
-// testModel runs random operations on a few keys against a plain model of
+// testModel runs random operations on a few keys against the Model of
 // the contract (without the early forgetting a store may do to bound its
 // size: the suite holds far fewer keys than any bound).
 func testModel(t *testing.T, newStore NewStore) {
 	f := newFixture(t, newStore)
-	type rec struct {
-		failures int
-		last     time.Time
-		marks    []penalty.Mark
-	}
-	model := map[penalty.Key]*rec{}
-	rng := rand.New(rand.NewPCG(1, 2))
-	expire := func() {
-		for k, r := range model {
-			if f.clock.Now().Sub(r.last) >= window {
-				delete(model, k)
-			}
+	RunModel(t, f.s, f.clock, &Model{Window: window}, 6, 2000)
+}
+
+// Model is penalty.Store's contract as plain Go, to check a store against
+// operation by operation. Past MaxKeys (when not zero) it forgets the key
+// whose last failure is oldest, as a store may.
+type Model struct {
+	Window  time.Duration
+	MaxKeys int
+
+	keys map[penalty.Key]*modelKey
+	seq  int
+}
+
+type modelKey struct {
+	failures int
+	last     time.Time
+	seq      int // order of last failures
+	marks    []penalty.Mark
+}
+
+func (m *Model) expire(now time.Time) {
+	for k, r := range m.keys {
+		if now.Sub(r.last) >= m.Window {
+			delete(m.keys, k)
 		}
 	}
-	for step := range 2000 {
-		k := KeyN(rng.IntN(6))
+}
+
+// Fail is what Store.Fail must report.
+func (m *Model) Fail(now time.Time, k penalty.Key, mark penalty.Mark) bool {
+	if m.keys == nil {
+		m.keys = map[penalty.Key]*modelKey{}
+	}
+	m.expire(now)
+	r := m.keys[k]
+	if r == nil {
+		if m.MaxKeys > 0 && len(m.keys) >= m.MaxKeys {
+			var oldest penalty.Key
+			for k2, r2 := range m.keys {
+				if m.keys[oldest] == nil || r2.seq < m.keys[oldest].seq {
+					oldest = k2
+				}
+			}
+			delete(m.keys, oldest)
+		}
+		r = &modelKey{}
+		m.keys[k] = r
+	}
+	m.seq++
+	r.last, r.seq = now, m.seq
+	for _, m2 := range r.marks {
+		if m2 == mark {
+			return false
+		}
+	}
+	r.failures++
+	r.marks = append(r.marks, mark)
+	if len(r.marks) > penalty.MaxMarks {
+		r.marks = r.marks[1:]
+	}
+	return true
+}
+
+// Get is what Store.Get must report.
+func (m *Model) Get(now time.Time, k penalty.Key) penalty.State {
+	m.expire(now)
+	if r := m.keys[k]; r != nil {
+		return penalty.State{Failures: r.failures, Since: now.Sub(r.last)}
+	}
+	return penalty.State{}
+}
+
+// Clear is Store.Clear.
+func (m *Model) Clear(k penalty.Key) { delete(m.keys, k) }
+
+// RunModel runs steps random operations on nkeys keys, on s and on m
+// alike, moving clock between them, and fails t at the first answer of
+// s's that m does not give.
+func RunModel(t *testing.T, s penalty.Store, clock *Clock, m *Model, nkeys, steps int) {
+	t.Helper()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range steps {
+		k := KeyN(rng.IntN(nkeys))
 		switch op := rng.IntN(10); {
 		case op < 5:
-			m := MarkN(rng.IntN(6))
-			expire()
-			r := model[k]
-			if r == nil {
-				r = &rec{}
-				model[k] = r
-			}
-			r.last = f.clock.Now()
-			want := true
-			for _, m2 := range r.marks {
-				if m2 == m {
-					want = false
-				}
-			}
-			if want {
-				r.failures++
-				r.marks = append(r.marks, m)
-				if len(r.marks) > penalty.MaxMarks {
-					r.marks = r.marks[1:]
-				}
-			}
-			if raised := f.fail(k, m); raised != want {
-				t.Fatalf("step %d: Fail raised %v, model %v", step, raised, want)
+			mark := MarkN(rng.IntN(6))
+			want := m.Fail(clock.Now(), k, mark)
+			if raised, err := s.Fail(ctx, k, mark); raised != want || err != nil {
+				t.Fatalf("step %d: Fail raised %v, %v; model %v", step, raised, err, want)
 			}
 		case op < 6:
-			delete(model, k)
-			f.clear(k)
-		case op < 8:
-			expire()
-			var want penalty.State
-			if r := model[k]; r != nil {
-				want = penalty.State{Failures: r.failures, Since: f.clock.Now().Sub(r.last)}
+			m.Clear(k)
+			if err := s.Clear(ctx, k); err != nil {
+				t.Fatalf("step %d: Clear: %v", step, err)
 			}
-			if got := f.get(k); got != want {
-				t.Fatalf("step %d: Get = %+v, model %+v", step, got, want)
+		case op < 8:
+			want := m.Get(clock.Now(), k)
+			if got, err := s.Get(ctx, k); got != want || err != nil {
+				t.Fatalf("step %d: Get = %+v, %v; model %+v", step, got, err, want)
 			}
 		default:
-			f.clock.Add(time.Duration(rng.IntN(20_000)) * time.Millisecond)
+			clock.Add(time.Duration(rng.IntN(int(m.Window/time.Millisecond/3))) * time.Millisecond)
 		}
 	}
 }
