@@ -70,7 +70,7 @@ func TestThreeDaemonsOneRisingDelay(t *testing.T) {
 	const window = 3 * time.Second
 	ds := cluster(t, 3,
 		penalty.Config{Base: base, Max: 8 * base, UserMax: base, Window: window},
-		redisstore.Config{URL: srv.URL(), Window: window})
+		redisstore.Config{URL: srv.URL(), Window: window, Timeout: patient})
 
 	// Failure i through daemon i%3: each daemon meets the penalty of all
 	// the failures before it, whichever daemon saw them. Three daemons
@@ -146,8 +146,9 @@ func TestRedisOutage(t *testing.T) {
 	const base = time.Second
 	ds := cluster(t, 3,
 		penalty.Config{Base: base, Max: 8 * base, UserMax: 100 * time.Millisecond, Window: time.Minute},
-		redisstore.Config{URL: srv.URL(), Window: time.Minute, ProbeMin: 20 * time.Millisecond, ProbeMax: 200 * time.Millisecond})
-	const deadline = time.Second // each request's, as a daemon's --timeout
+		redisstore.Config{URL: srv.URL(), Window: time.Minute, Timeout: 500 * time.Millisecond,
+			ProbeMin: 20 * time.Millisecond, ProbeMax: 200 * time.Millisecond})
+	const deadline = 2 * time.Second // each request's, as a daemon's --timeout
 
 	// serves checks that every daemon answers a right and a wrong password
 	// from addresses new to it (from net) within its deadline.
@@ -201,15 +202,19 @@ func TestRedisOutage(t *testing.T) {
 	serves("Redis killed", 10)
 	localPenalty("killed", "203.0.113.5")
 	for i, d := range ds {
-		if st := d.store.Stats(); st.Mode != redisstore.ModeLocal || st.Fallbacks != 1 || st.Errors == 0 {
-			t.Errorf("daemon %d with Redis killed: %+v, want local after one fallback", i, st)
+		if st := d.store.Stats(); st.Mode != redisstore.ModeLocal || st.Fallbacks < 1 || st.Errors == 0 {
+			t.Errorf("daemon %d with Redis killed: %+v, want local after a fallback", i, st)
 		}
 	}
 
 	srv.Restart() // its append-only file brings back what it held
 	sharedPenalty("restarted", 2, 3)
 
-	const pause = 5 * time.Second
+	var fallbacks [3]uint64
+	for i, d := range ds {
+		fallbacks[i] = d.store.Stats().Fallbacks
+	}
+	const pause = 8 * time.Second
 	srv.Pause(pause)
 	start := time.Now()
 	serves("Redis paused", 30)
@@ -218,7 +223,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("the checks outlasted the pause (%v): the machine is too slow for this test", time.Since(start))
 	}
 	for i, d := range ds {
-		if st := d.store.Stats(); st.Fallbacks != 2 {
+		if st := d.store.Stats(); st.Fallbacks <= fallbacks[i] {
 			t.Errorf("daemon %d after the pause: %+v, want a second fallback", i, st)
 		}
 	}
@@ -228,8 +233,8 @@ func TestRedisOutage(t *testing.T) {
 	for i, d := range ds {
 		st := d.store.Stats()
 		t.Logf("daemon %d: %+v", i, st)
-		if n := strings.Count(d.log.String(), "Redis failed"); n < 1 || n > 2 {
-			t.Errorf("daemon %d logged %d fallbacks, want one or two (one per outage at most every 10s):\n%s", i, n, d.log.String())
+		if n := strings.Count(d.log.String(), "Redis failed"); n != 1 {
+			t.Errorf("daemon %d logged %d fallbacks, want one (at most one line every 10s):\n%s", i, n, d.log.String())
 		}
 		if s := d.g.Stats(); s.StoreErrors != 0 {
 			t.Errorf("daemon %d's Guard saw %d store errors: the store must answer every call itself", i, s.StoreErrors)

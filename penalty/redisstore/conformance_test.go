@@ -23,7 +23,7 @@ func TestConformance(t *testing.T) {
 			var n atomic.Int64
 			storetest.Run(t, func(t *testing.T, o storetest.Options) penalty.Store {
 				s := newStore(t, redisstore.Config{
-					URL: srv.URL(), Window: o.Window, Now: o.Now,
+					URL: srv.URL(), Window: o.Window, Now: o.Now, Timeout: patient,
 					Prefix: fmt.Sprintf("conformance:%d:", n.Add(1)),
 				})
 				if st := s.Stats(); st.Mode != redisstore.ModeRedis {

@@ -25,7 +25,7 @@ var (
 func TestRedisClockWindow(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	const window = 2 * time.Second
-	s := newStore(t, redisstore.Config{URL: srv.URL(), Window: window})
+	s := newStore(t, redisstore.Config{URL: srv.URL(), Window: window, Timeout: patient})
 	ctx := context.Background()
 	if raised, _ := s.Fail(ctx, k1, m1); !raised {
 		t.Fatal("the first failure did not raise")
@@ -62,7 +62,7 @@ func TestRedisClockWindow(t *testing.T) {
 func TestStartsWithoutRedis(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	srv.Kill()
-	s := newStore(t, redisstore.Config{URL: srv.URL(), ProbeMin: 10 * time.Millisecond, ProbeMax: 50 * time.Millisecond})
+	s := newStore(t, redisstore.Config{URL: srv.URL(), Timeout: patient, ProbeMin: 10 * time.Millisecond, ProbeMax: 50 * time.Millisecond})
 	if st := s.Stats(); st.Mode != redisstore.ModeLocal || st.ProbeErrors == 0 {
 		t.Fatalf("started without Redis: %+v", st)
 	}
@@ -144,7 +144,7 @@ func TestWritePausedStaysLocal(t *testing.T) {
 // A caller whose context ends is not Redis trouble: no fallback.
 func TestCallerCancelIsNoTrouble(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
-	s := newStore(t, redisstore.Config{URL: srv.URL()})
+	s := newStore(t, redisstore.Config{URL: srv.URL(), Timeout: patient})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s.Get(ctx, k1)
@@ -159,7 +159,7 @@ func TestCallerCancelIsNoTrouble(t *testing.T) {
 // then goes back to Redis; nothing fails.
 func TestWrongTypeFallsBack(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
-	s := newStore(t, redisstore.Config{URL: srv.URL(), ProbeMin: 10 * time.Millisecond})
+	s := newStore(t, redisstore.Config{URL: srv.URL(), Timeout: patient, ProbeMin: 10 * time.Millisecond})
 	srv.Do("SET", redisstore.DefaultPrefix+k1.String(), "not a hash")
 	ctx := context.Background()
 	if raised, err := s.Fail(ctx, k1, m1); !raised || err != nil {
@@ -186,7 +186,7 @@ func TestLeastPrivilegeUser(t *testing.T) {
 	}
 	url := strings.Replace(srv.URL(), "redis://", "redis://authpool:pw-of-authpool@", 1)
 	storetest.Run(t, func(t *testing.T, o storetest.Options) penalty.Store {
-		s := newStore(t, redisstore.Config{URL: url, Window: o.Window, Now: o.Now})
+		s := newStore(t, redisstore.Config{URL: url, Window: o.Window, Now: o.Now, Timeout: patient})
 		t.Cleanup(func() {
 			if st := s.Stats(); st.Mode != redisstore.ModeRedis || st.Errors != 0 || st.ProbeErrors != 0 {
 				t.Errorf("as the least-privileged user: %+v", st)
