@@ -76,7 +76,8 @@ type Config struct {
 	// Secret keys the hashes that stand for addresses, users and wrong
 	// passwords. Nil means 32 random bytes made by New and never written
 	// anywhere; daemons that share a Store must share a secret (at least
-	// 32 bytes).
+	// MinSecret bytes), which ReadSecretFile reads
+	// (--cluster-secret-file).
 	Secret []byte
 	// Logger receives one line per failed login (the fail2ban line, see
 	// docs/FAIL2BAN.md) and store errors. It must not be rate limited, or
@@ -101,8 +102,8 @@ func (cfg *Config) fill() error {
 		return bad("negative bound")
 	case cfg.IPv6Bits < 0 || cfg.IPv6Bits > 128:
 		return bad("IPv6Bits %d is not a prefix length", cfg.IPv6Bits)
-	case cfg.Secret != nil && len(cfg.Secret) < 32:
-		return bad("secret of %d bytes: want at least 32", len(cfg.Secret))
+	case cfg.Secret != nil && len(cfg.Secret) < MinSecret:
+		return bad("secret of %d bytes: want at least %d", len(cfg.Secret), MinSecret)
 	}
 	exempt := make([]netip.Prefix, len(cfg.Exempt))
 	for i, p := range cfg.Exempt {
