@@ -126,7 +126,10 @@ func (rw *RecordWriter) Finish(rep *Report) error {
 	sum.Timeline, sum.Distribution, sum.Rounds, sum.BreakingPoint, sum.Thresholds = nil, nil, nil, nil, nil
 	sum.WrongSamples = sum.WrongExamples
 	end := time.Now()
-	if rep.Seconds > 0 && !rep.Start.IsZero() {
+	switch {
+	case rep.span > 0 && !rep.Start.IsZero():
+		end = rep.Start.Add(rep.span)
+	case rep.Seconds > 0 && !rep.Start.IsZero():
 		end = rep.Start.Add(time.Duration(rep.Seconds * float64(time.Second)))
 	}
 	rw.writeJSON(struct {

@@ -22,10 +22,11 @@ type Report struct {
 	Load        Load      `json:"load"`
 	Start       time.Time `json:"start"`
 
-	Seconds    float64 `json:"seconds"`    // length of the measured phase
-	Requests   int64   `json:"requests"`   // finished in it, errors included
-	Throughput float64 `json:"throughput"` // answers a second
-	Latency    Latency `json:"latency_us"` // of answered requests
+	Seconds    float64       `json:"seconds"` // length of the measured phase
+	span       time.Duration // the same exactly, for a record (Seconds does not round-trip to the ns)
+	Requests   int64         `json:"requests"`   // finished in it, errors included
+	Throughput float64       `json:"throughput"` // answers a second
+	Latency    Latency       `json:"latency_us"` // of answered requests
 
 	Yes          int64    `json:"yes"`
 	No           int64    `json:"no"`

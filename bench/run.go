@@ -593,7 +593,7 @@ func summarize(rep *Report, recs []*recorder, tl *timeline, span time.Duration, 
 	})
 	rep.WrongExamples = all[:min(len(all), maxExamples)]
 	rep.Requests = c.total()
-	rep.Seconds = span.Seconds()
+	rep.Seconds, rep.span = span.Seconds(), span
 	if span > 0 {
 		// Answers only: requests refused at once must not look like speed.
 		rep.Throughput = float64(rep.Yes+rep.No) / span.Seconds()
