@@ -545,18 +545,6 @@ func TestHelperStderrRedacted(t *testing.T) {
 
 type syncBuffer = testutil.SyncBuffer
 
-// TestSlowStartingHelper: a helper's first request also waits for it to
-// start up, so a slow start is not mistaken for a hang.
-func TestSlowStartingHelper(t *testing.T) {
-	p := newPool(t, "slowstart", Config{Timeout: 200 * time.Millisecond, StartTimeout: 5 * time.Second})
-	if got, err := p.Do(bounded(t), auth("alice", "wonderland")); !got || err != nil {
-		t.Fatalf("first request to a slow-starting helper: %v, %v", got, err)
-	}
-	if st := p.Stats(); st.Timeouts != 0 {
-		t.Fatalf("slow start counted as a timeout: %+v", st)
-	}
-}
-
 // TestRecycling: helpers are replaced after MaxRequests answers or MaxAge,
 // one at a time, and no request fails meanwhile.
 func TestRecycling(t *testing.T) {
