@@ -14,8 +14,7 @@ import (
 // Waiters are reused (waiterPool) once their caller has taken that value
 // or has left the line without one, so that waiting costs no allocation.
 type waiter struct {
-	ch         chan waitResult // buffered: release never blocks
-	prev, next *waiter         // in p.line, under p.mu
+	ch chan waitResult // buffered: release never blocks
 	// timer bounds the wait by QueueTimeout when the caller's context has
 	// no deadline; it is stopped whenever the waiter is not in use.
 	timer *time.Timer
@@ -32,46 +31,54 @@ var waiterPool = sync.Pool{New: func() any {
 	return &waiter{ch: make(chan waitResult, 1), timer: t}
 }}
 
-// waitLine is the FIFO of waiters, linked through the waiters themselves
-// so that joining it allocates nothing. Guarded by p.mu.
+// waitLine is the FIFO of waiters: a ring that grows to the longest line
+// there has been and is then reused, so that joining it allocates
+// nothing. Guarded by p.mu.
 type waitLine struct {
-	head, tail *waiter
-	n          int
+	ring    []*waiter
+	head, n int
 }
 
 func (l *waitLine) push(w *waiter) {
-	w.prev, w.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = w
-	} else {
-		l.head = w
+	if l.n == len(l.ring) {
+		grown := make([]*waiter, max(2*l.n, 8))
+		for i := range l.n {
+			grown[i] = l.at(i)
+		}
+		l.ring, l.head = grown, 0
 	}
-	l.tail = w
+	l.ring[(l.head+l.n)%len(l.ring)] = w
 	l.n++
 }
 
-func (l *waitLine) remove(w *waiter) {
-	if w.prev != nil {
-		w.prev.next = w.next
-	} else {
-		l.head = w.next
-	}
-	if w.next != nil {
-		w.next.prev = w.prev
-	} else {
-		l.tail = w.prev
-	}
-	w.prev, w.next = nil, nil
-	l.n--
-}
+// at is the i-th waiter from the front.
+func (l *waitLine) at(i int) *waiter { return l.ring[(l.head+i)%len(l.ring)] }
 
 // pop takes the first waiter out of the line; nil if there is none.
 func (l *waitLine) pop() *waiter {
-	w := l.head
-	if w != nil {
-		l.remove(w)
+	if l.n == 0 {
+		return nil
 	}
+	w := l.ring[l.head]
+	l.ring[l.head] = nil
+	l.head = (l.head + 1) % len(l.ring)
+	l.n--
 	return w
+}
+
+// remove takes w, a caller that gave up, out of the line, closing the gap.
+func (l *waitLine) remove(w *waiter) {
+	for i := range l.n {
+		if l.at(i) != w {
+			continue
+		}
+		for j := i; j < l.n-1; j++ {
+			l.ring[(l.head+j)%len(l.ring)] = l.at(j + 1)
+		}
+		l.ring[(l.head+l.n-1)%len(l.ring)] = nil
+		l.n--
+		return
+	}
 }
 
 // checkout takes the helper idle longest, or waits in line for one.
