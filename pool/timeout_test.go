@@ -33,9 +33,9 @@ func (o endObserver) HelperEnded(reason string) {
 // request. The helper is "gated": it reads nothing until the test lets it,
 // so a caller that got its error before the gate opened cannot have been
 // kept waiting for the start-up. The test's own deadline (20s) only stops
-// a broken pool from hanging the test: it is 200 times Timeout.
+// a broken pool from hanging the test: it is 20 times Timeout.
 func TestTimeoutIsTheCallersWait(t *testing.T) {
-	const timeout = 100 * time.Millisecond
+	const timeout = time.Second
 	for _, tt := range []struct {
 		name     string
 		mode     Mode
@@ -77,17 +77,28 @@ func TestTimeoutIsTheCallersWait(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(gate, "open"), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
+			ask := func(pw string) (bool, error) {
+				for {
+					yes, err := p.Do(ctx, auth("alice", pw))
+					// The replacement is a new helper too: on a loaded
+					// machine it may start slower than Timeout, and its
+					// caller then gets ErrTimeout as well (never a yes).
+					if !tt.replaced || yes || !errors.Is(err, ErrTimeout) || ctx.Err() != nil {
+						return yes, err
+					}
+				}
+			}
 			// The old helper's late "1", if it were delivered, would answer
 			// this wrong password.
-			if yes, err := p.Do(ctx, auth("alice", "wrong")); yes || err != nil {
+			if yes, err := ask("wrong"); yes || err != nil {
 				t.Fatalf("next request = %v, %v; want false: the late answer must be thrown away", yes, err)
 			}
-			if yes, err := p.Do(ctx, auth("alice", "wonderland")); !yes || err != nil {
+			if yes, err := ask("wonderland"); !yes || err != nil {
 				t.Fatalf("request after that = %v, %v; want true", yes, err)
 			}
 			st := p.Stats()
 			if tt.replaced {
-				if st.Timeouts != 1 || st.Helpers[0].PID == pid {
+				if st.Timeouts < 1 || st.Helpers[0].PID == pid {
 					t.Fatalf("helper that missed its start allowance not replaced once: %+v", st)
 				}
 				return
