@@ -3,83 +3,10 @@ package pool
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/authpool/authpool/framing"
 )
-
-// waiter is a caller waiting for a free helper in Blocking mode. ch gets
-// exactly one value, sent under p.mu after the waiter leaves the line.
-// Waiters are reused (waiterPool) once their caller has taken that value
-// or has left the line without one, so that waiting costs no allocation.
-type waiter struct {
-	ch chan waitResult // buffered: release never blocks
-	// timer bounds the wait by QueueTimeout when the caller's context has
-	// no deadline; it is stopped whenever the waiter is not in use.
-	timer *time.Timer
-}
-
-type waitResult struct {
-	h   *helper
-	err error
-}
-
-var waiterPool = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &waiter{ch: make(chan waitResult, 1), timer: t}
-}}
-
-// waitLine is the FIFO of waiters: a ring that grows to the longest line
-// there has been and is then reused, so that joining it allocates
-// nothing. Guarded by p.mu.
-type waitLine struct {
-	ring    []*waiter
-	head, n int
-}
-
-func (l *waitLine) push(w *waiter) {
-	if l.n == len(l.ring) {
-		grown := make([]*waiter, max(2*l.n, 8))
-		for i := range l.n {
-			grown[i] = l.at(i)
-		}
-		l.ring, l.head = grown, 0
-	}
-	l.ring[(l.head+l.n)%len(l.ring)] = w
-	l.n++
-}
-
-// at is the i-th waiter from the front.
-func (l *waitLine) at(i int) *waiter { return l.ring[(l.head+i)%len(l.ring)] }
-
-// pop takes the first waiter out of the line; nil if there is none.
-func (l *waitLine) pop() *waiter {
-	if l.n == 0 {
-		return nil
-	}
-	w := l.ring[l.head]
-	l.ring[l.head] = nil
-	l.head = (l.head + 1) % len(l.ring)
-	l.n--
-	return w
-}
-
-// remove takes w, a caller that gave up, out of the line, closing the gap.
-func (l *waitLine) remove(w *waiter) {
-	for i := range l.n {
-		if l.at(i) != w {
-			continue
-		}
-		for j := i; j < l.n-1; j++ {
-			l.ring[(l.head+j)%len(l.ring)] = l.at(j + 1)
-		}
-		l.ring[(l.head+l.n-1)%len(l.ring)] = nil
-		l.n--
-		return
-	}
-}
 
 // checkout takes the helper idle longest, or waits in line for one.
 func (p *Pool) checkout(ctx context.Context) (*helper, error) {
@@ -104,28 +31,23 @@ func (p *Pool) checkout(ctx context.Context) (*helper, error) {
 		return nil, p.unavailableError()
 	}
 	w := waiterPool.Get().(*waiter)
+	w.expires = time.Time{}
+	if _, ok := ctx.Deadline(); !ok {
+		// Bounded by QueueTimeout instead, which the line's one timer
+		// enforces: no timer, and no context, per waiting caller.
+		w.expires = time.Now().Add(p.conf().QueueTimeout)
+		p.armLineTimerLocked(w.expires)
+	}
 	p.line.push(w)
 	p.mu.Unlock()
 
-	// The caller's deadline bounds the wait, or else QueueTimeout, on the
-	// waiter's own timer: no context is derived for it.
-	var expired <-chan time.Time
-	if _, ok := ctx.Deadline(); !ok {
-		w.timer.Reset(p.conf().QueueTimeout)
-		expired = w.timer.C
-	}
-	var err error
 	select {
 	case r := <-w.ch:
-		w.timer.Stop()
 		waiterPool.Put(w)
 		return r.h, r.err
 	case <-ctx.Done():
-		err = ctx.Err()
-	case <-expired:
-		err = errWaitTimeout
 	}
-	w.timer.Stop()
+	err := ctx.Err()
 	p.mu.Lock()
 	select {
 	case r := <-w.ch:
@@ -190,13 +112,14 @@ func (p *Pool) doBlocking(ctx context.Context, req framing.Request) (yes bool, e
 	}()
 	for attempt := 0; ; attempt++ {
 		h, err := p.checkout(ctx)
+		now := time.Now()
 		if attempt == 0 {
-			wait = time.Since(start)
+			wait = now.Sub(start)
 		}
 		if err != nil {
 			return false, err
 		}
-		yes, _, err := p.ask(ctx, h, req)
+		yes, _, err := p.ask(ctx, h, req, now)
 		if err == nil || !retryable(err, req, attempt) || ctx.Err() != nil {
 			return yes, err
 		}
@@ -214,8 +137,8 @@ type lateAnswer struct {
 	wantYes bool
 }
 
-// ask does one exchange on h, which the caller holds, and then gives h back
-// (Blocking mode) or retires it. The caller waits at most Timeout: a
+// ask does one exchange on h, which the caller holds, starting now, and
+// then gives h back (Blocking mode) or retires it. The caller waits at most Timeout: a
 // helper's first answer may take StartTimeout more, but only the helper is
 // given that long, to be replaced if it misses it; its caller gets
 // ErrTimeout at Timeout and the answer is read and thrown away. If ctx (nil
@@ -223,7 +146,7 @@ type lateAnswer struct {
 // returns at once and the answer is awaited, and thrown away, in the
 // background. A queue worker is handed such an answer to read (late) after
 // it has delivered the error; in Blocking mode ask starts the drain itself.
-func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, lateAnswer, error) {
+func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request, now time.Time) (bool, lateAnswer, error) {
 	conf := p.conf()
 	if h.epoch != p.trustEpoch.Load() {
 		// Handed out just before the command was distrusted, which retired it.
@@ -231,12 +154,12 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, l
 		return false, lateAnswer{}, ErrUntrusted
 	}
 	// deadline is the caller's; allowed, the helper's.
-	deadline := time.Now().Add(conf.Timeout)
+	deadline := now.Add(conf.Timeout)
 	allowed := deadline
 	if h.served.Load() == 0 {
 		allowed = deadline.Add(conf.StartTimeout)
 	}
-	if err := h.prepare(h.watchFrom(ctx, deadline, p.unwatchedFor())); err != nil {
+	if err := h.prepare(h.watchFrom(ctx, now, deadline, p.unwatchedFor())); err != nil {
 		h.unwatch()
 		p.retire(h, err)
 		return false, lateAnswer{}, p.closedError(err)

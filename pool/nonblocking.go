@@ -205,18 +205,19 @@ func (s *slot) serveQueue(h *helper) {
 // serveJob answers one job; it reports whether h is still fit to serve.
 func (s *slot) serveJob(h *helper, j *job) bool {
 	p := s.p
+	now := time.Now()
 	if j.wait == 0 {
-		j.wait = time.Since(j.enqueued)
+		j.wait = now.Sub(j.enqueued)
 	}
 	if err := j.ctx.Err(); err != nil {
 		p.finishJob(j, Result{Err: err})
 		return true
 	}
-	if time.Now().After(j.deadline) {
+	if now.After(j.deadline) {
 		p.finishJob(j, Result{Err: fmt.Errorf("%w waiting in the queue", ErrTimeout)})
 		return true
 	}
-	yes, late, err := p.ask(nil, h, j.req)
+	yes, late, err := p.ask(nil, h, j.req, now)
 	if err == nil {
 		p.finishJob(j, Result{OK: yes})
 		return true

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/authpool/authpool/framing"
 	"github.com/authpool/authpool/result"
@@ -34,13 +35,15 @@ type Pool struct {
 	// atomic so that a request is counted without taking mu (see enter).
 	inflight atomic.Int64
 
-	mu        sync.Mutex
-	idle      []*helper            // Blocking: free helpers, longest idle first
-	line      waitLine             // Blocking: callers waiting for a helper, first come first served
-	stopping  map[*helper]struct{} // replaced helpers still in their grace period
-	recycling int                  // slots recycling a helper right now: at most one
-	slots     []*slot              // Reconfigure adds and removes them
-	nextSlot  int                  // id of the next slot added
+	mu          sync.Mutex
+	idle        []*helper            // Blocking: free helpers, longest idle first
+	line        waitLine             // Blocking: callers waiting for a helper, first come first served
+	lineTimer   *time.Timer          // Blocking: ends waits past QueueTimeout (waitline.go)
+	lineTimerAt time.Time            // when lineTimer fires; zero when it is not armed
+	stopping    map[*helper]struct{} // replaced helpers still in their grace period
+	recycling   int                  // slots recycling a helper right now: at most one
+	slots       []*slot              // Reconfigure adds and removes them
+	nextSlot    int                  // id of the next slot added
 
 	drained     chan struct{} // closed once closed is set and inflight is zero
 	drainedOnce sync.Once
@@ -375,6 +378,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.failWaiters(ErrClosed)
 	p.mu.Unlock()
 	p.failQueued(ErrClosed)
+	p.stopLineTimer()
 	return err
 }
 

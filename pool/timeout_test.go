@@ -214,3 +214,43 @@ func TestCallerCancelsMidExchange(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueTimeoutBoundsTheWait: a caller whose context has no deadline
+// waits for a busy helper at most QueueTimeout, and then gets ErrTimeout;
+// one whose context has a deadline waits until that deadline. Each caller
+// in turn: the line's one timer is armed again for each.
+func TestQueueTimeoutBoundsTheWait(t *testing.T) {
+	for _, mode := range []Mode{Blocking, NonBlocking} {
+		t.Run(mode.String(), func(t *testing.T) {
+			sig := stderrSignal{Handler: slog.DiscardHandler, lines: make(chan string, 1)}
+			p := newPool(t, "db", Config{Mode: mode, QueueTimeout: 50 * time.Millisecond, Logger: slog.New(sig)})
+			ctx := bounded(t)
+			busy := make(chan error, 1)
+			go func() {
+				_, err := p.Do(ctx, auth("announce", "x")) // holds the only helper a second
+				busy <- err
+			}()
+			select {
+			case <-sig.lines:
+			case <-ctx.Done():
+				t.Fatal("the first request never reached the helper")
+			}
+			for i := range 3 {
+				if _, err := p.Do(context.Background(), auth("alice", "wonderland")); !errors.Is(err, ErrTimeout) {
+					t.Fatalf("waiter %d without a deadline: %v, want ErrTimeout after QueueTimeout", i, err)
+				}
+			}
+			short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+			defer cancel()
+			if _, err := p.Do(short, auth("alice", "wonderland")); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("waiter with a deadline: %v, want its context's error", err)
+			}
+			if err := <-busy; err != nil {
+				t.Fatalf("the busy request: %v", err)
+			}
+			if st := p.Stats(); st.Waiting != 0 {
+				t.Fatalf("%d still waiting", st.Waiting)
+			}
+		})
+	}
+}

@@ -36,16 +36,16 @@ type watch struct {
 	stop  func() bool     // the armed watcher's, if any
 }
 
-// watchFrom starts an exchange for a caller with ctx (nil: a queue worker,
-// which no caller interrupts) that must end by until, unwatched for at
-// most unwatched, and returns the deadline to prepare it with.
-func (h *helper) watchFrom(ctx context.Context, until time.Time, unwatched time.Duration) time.Time {
+// watchFrom starts, now, an exchange for a caller with ctx (nil: a queue
+// worker, which no caller interrupts) that must end by until, unwatched
+// for at most unwatched, and returns the deadline to prepare it with.
+func (h *helper) watchFrom(ctx context.Context, now, until time.Time, unwatched time.Duration) time.Time {
 	h.w = watch{until: until}
 	if ctx == nil || ctx.Done() == nil { // a context that can never end needs no watcher
 		return until
 	}
 	h.w.ctx = ctx
-	first := time.Now().Add(unwatched)
+	first := now.Add(unwatched)
 	if d, ok := ctx.Deadline(); ok && d.Before(first) {
 		first = d
 	}
