@@ -113,12 +113,15 @@
 //	NonBlocking: caller goroutine: precheck, enqueue, wait for the Result
 //	             slot goroutine (one per helper, the helper's worker):
 //	             take a job, exchange, deliver its Result
-//	both:        a drain goroutine (the pool's) only for an answer whose
-//	             caller has its error already; a context watcher only for
-//	             an exchange that outlasts a few milliseconds
+//	besides:     for an answer whose caller has its error already, a
+//	             drain goroutine of the pool's (Blocking; a worker reads it
+//	             itself); a context watcher only for an exchange that
+//	             outlasts a few milliseconds; the line's timer, which ends
+//	             waits past QueueTimeout
 //
-// Waiting costs no allocation: waiters and jobs are reused, and their
-// timers with them.
+// Waiting costs no allocation: waiters and jobs are reused; QueueTimeout
+// is kept by one timer for the whole line of waiting callers (Blocking)
+// and by each job's reused timer (NonBlocking).
 //
 // # Vocabulary
 //
