@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
 )
 
@@ -19,10 +20,7 @@ func MeasureSpawn(ctx context.Context, cfg ptyproc.Config, proto framing.Protoco
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	req, err := proto.AppendRequest(nil, framing.Request{Op: framing.OpIsUser, User: "authpool-bench-spawn", Server: "bench.invalid"})
-	if err != nil {
-		return nil, err
-	}
+	req := framing.Request{Op: framing.OpIsUser, User: "authpool-bench-spawn", Server: "bench.invalid"}
 	var total, worst time.Duration
 	for range n {
 		if err := ctx.Err(); err != nil {
@@ -33,9 +31,7 @@ func MeasureSpawn(ctx context.Context, cfg ptyproc.Config, proto framing.Protoco
 		if err != nil {
 			return nil, err
 		}
-		var dec framing.AnswerDecoder
-		dec.Protocol = proto
-		_, err = exchange(p, &dec, req, make([]byte, 64), t.Add(timeout))
+		_, err = pool.NewExchanger(p, proto).Exchange(req, t.Add(timeout))
 		d := time.Since(t)
 		p.Close()
 		if err != nil {

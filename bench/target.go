@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -100,9 +99,10 @@ type BareConfig struct {
 
 // BareTarget is the baseline: Processes helpers, each driven by a plain
 // write-then-read loop with no pool, no queue, no restarts and no checks
-// beyond decoding the answer. Worker w always uses helper w mod Processes,
-// so with as many workers as helpers nothing is ever shared. A helper that
-// fails is not replaced: its requests fail from then on.
+// beyond decoding the answer: the pool's own exchange (pool.Exchanger),
+// without the pool around it. Worker w always uses helper w mod
+// Processes, so with as many workers as helpers nothing is ever shared. A
+// helper that fails is not replaced: its requests fail from then on.
 type BareTarget struct {
 	helpers []*bareHelper
 	timeout time.Duration
@@ -111,11 +111,8 @@ type BareTarget struct {
 type bareHelper struct {
 	mu     sync.Mutex
 	proc   *ptyproc.Process
-	dec    framing.AnswerDecoder
-	proto  framing.Protocol
-	wbuf   []byte
-	rbuf   []byte
-	served int64 // under mu
+	ex     *pool.Exchanger // under mu
+	served int64           // under mu
 	broken error
 }
 
@@ -134,9 +131,7 @@ func NewBare(cfg BareConfig) (*BareTarget, error) {
 			t.Close()
 			return nil, err
 		}
-		h := &bareHelper{proc: p, proto: cfg.Protocol, rbuf: make([]byte, 4096)}
-		h.dec.Protocol = cfg.Protocol
-		t.helpers = append(t.helpers, h)
+		t.helpers = append(t.helpers, &bareHelper{proc: p, ex: pool.NewExchanger(p, cfg.Protocol)})
 	}
 	return t, nil
 }
@@ -146,28 +141,31 @@ func (t *BareTarget) Do(ctx context.Context, worker int, req framing.Request) (b
 	return t.ask(ctx, t.helpers[worker%len(t.helpers)], req)
 }
 
-// ask encodes req and exchanges it with h.
+// ask exchanges req with h, by the timeout or ctx's deadline.
 func (t *BareTarget) ask(ctx context.Context, h *bareHelper, req framing.Request) (bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var err error
-	if h.wbuf, err = h.proto.AppendRequest(h.wbuf[:0], req); err != nil {
-		return false, err
-	}
 	deadline := time.Now().Add(t.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	return h.exchange(h.wbuf, deadline)
-}
-
-// exchange writes an encoded request to h and reads one answer, all before
-// deadline. h.mu is held.
-func (h *bareHelper) exchange(request []byte, deadline time.Time) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.broken != nil {
 		return false, h.broken
 	}
-	yes, err := exchange(h.proc, &h.dec, request, h.rbuf, deadline)
+	return h.done(h.ex.Exchange(req, deadline))
+}
+
+// relay exchanges a request already encoded (a relayed line) with h, by
+// deadline. h.mu is held.
+func (h *bareHelper) relay(line []byte, deadline time.Time) (bool, error) {
+	if h.broken != nil {
+		return false, h.broken
+	}
+	return h.done(h.ex.ExchangeEncoded(line, deadline))
+}
+
+// done records the outcome of an exchange on h. h.mu is held.
+func (h *bareHelper) done(yes bool, err error) (bool, error) {
 	if err != nil {
 		// Out of step for good: a baseline does not recover.
 		h.broken = err
@@ -197,48 +195,12 @@ func (t *BareTarget) Close() error {
 	return errors.Join(errs...)
 }
 
-// exchange writes an encoded request to p and reads one answer, all before
-// deadline. Errors wrap the pool's sentinels, so they are classified like
-// the pool's.
-func exchange(p *ptyproc.Process, dec *framing.AnswerDecoder, request, rbuf []byte, deadline time.Time) (bool, error) {
-	p.SetWriteDeadline(deadline)
-	p.SetReadDeadline(deadline)
-	dec.Reset()
-	if _, err := p.Write(request); err != nil {
-		return false, ioErr(err)
-	}
-	for {
-		n, err := p.Read(rbuf)
-		if n > 0 {
-			used, yes, done, perr := dec.Feed(rbuf[:n])
-			if perr != nil {
-				return false, perr
-			}
-			if done {
-				if used < n {
-					return false, fmt.Errorf("%w: %d bytes beyond one answer", framing.ErrProtocol, n-used)
-				}
-				return yes, nil
-			}
-		}
-		if err != nil {
-			return false, ioErr(err)
-		}
-	}
-}
-
-func ioErr(err error) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return result.ErrTimeout
-	}
-	return fmt.Errorf("%w: %w", result.ErrHelperExited, err)
-}
-
-// ErrorKind names the kind of a failed request for the report: the native
-// protocol's kind (result.Kind: timeout, overloaded, untrusted, unavailable,
-// exited, protocol, badrequest, closed) where the error has one, else one of
-// bench's own: canceled (the run ended), bad_answer, http_NNN, connection or
-// other.
+// ErrorKind names the kind of a failed request for the report. Every
+// target's request errors, the bare loop's included (its exchange is the
+// pool's), are named by the one classifier, result.Kind: timeout,
+// overloaded, untrusted, unavailable, exited, protocol, badrequest, closed.
+// Only what is no request error has a name of bench's own: canceled (the
+// run ended), bad_answer, http_NNN, connection or other.
 func ErrorKind(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled) && !errors.Is(err, result.ErrClosed):

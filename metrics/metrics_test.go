@@ -38,9 +38,12 @@ func value(page, series string) string {
 // they happen, and no user name or password ever does.
 func TestMetricsMove(t *testing.T) {
 	m := New()
+	// crash is asked again of the helper started to replace the crashed
+	// one, whose caller waits Timeout for it to start and answer: long
+	// enough for Python on a loaded machine.
 	p, err := pool.New(pool.Config{
 		Command:  []string{"../testscripts/misbehave.py"},
-		Timeout:  time.Second,
+		Timeout:  2 * time.Second,
 		Observer: m,
 	})
 	if err != nil {

@@ -8,17 +8,6 @@ import (
 	"github.com/authpool/authpool/framing"
 )
 
-// waiter is a caller waiting for a free helper in Blocking mode. ch gets
-// exactly one value, sent under p.mu after the waiter leaves the list.
-type waiter struct {
-	ch chan waitResult
-}
-
-type waitResult struct {
-	h   *helper
-	err error
-}
-
 // checkout takes the helper idle longest, or waits in line for one.
 func (p *Pool) checkout(ctx context.Context) (*helper, error) {
 	if p.untrusted.Load() {
@@ -27,7 +16,11 @@ func (p *Pool) checkout(ctx context.Context) (*helper, error) {
 	p.mu.Lock()
 	for len(p.idle) > 0 {
 		h := p.idle[0]
-		p.idle = p.idle[1:]
+		// Shifted down rather than resliced, so that release's append
+		// reuses the array instead of growing a new one now and then.
+		n := copy(p.idle, p.idle[1:])
+		p.idle[n] = nil
+		p.idle = p.idle[:n]
 		if !h.isGone() {
 			p.mu.Unlock()
 			return h, nil
@@ -37,18 +30,24 @@ func (p *Pool) checkout(ctx context.Context) (*helper, error) {
 		p.mu.Unlock()
 		return nil, p.unavailableError()
 	}
-	w := &waiter{ch: make(chan waitResult, 1)}
-	e := p.waiters.PushBack(w)
+	w := waiterPool.Get().(*waiter)
+	w.expires = time.Time{}
+	if _, ok := ctx.Deadline(); !ok {
+		// Bounded by QueueTimeout instead, which the line's one timer
+		// enforces: no timer, and no context, per waiting caller.
+		w.expires = time.Now().Add(p.conf().QueueTimeout)
+		p.armLineTimerLocked(w.expires)
+	}
+	p.line.push(w)
 	p.mu.Unlock()
 
-	// Only a caller that has to wait pays for the timer that bounds it.
-	ctx, cancel := p.boundWait(ctx)
-	defer cancel()
 	select {
 	case r := <-w.ch:
+		waiterPool.Put(w)
 		return r.h, r.err
 	case <-ctx.Done():
 	}
+	err := ctx.Err()
 	p.mu.Lock()
 	select {
 	case r := <-w.ch:
@@ -58,10 +57,12 @@ func (p *Pool) checkout(ctx context.Context) (*helper, error) {
 			p.release(r.h)
 		}
 	default:
-		p.waiters.Remove(e)
+		p.line.remove(w)
 		p.mu.Unlock()
 	}
-	return nil, p.waitError(ctx)
+	// Out of the line, its one value taken or never to come: reusable.
+	waiterPool.Put(w)
+	return nil, err
 }
 
 // release gives h back: to the first waiter, or to the idle list. A helper
@@ -72,9 +73,8 @@ func (p *Pool) release(h *helper) {
 	if h.isGone() {
 		return
 	}
-	if e := p.waiters.Front(); e != nil {
-		p.waiters.Remove(e)
-		e.Value.(*waiter).ch <- waitResult{h: h}
+	if w := p.line.pop(); w != nil {
+		w.ch <- waitResult{h: h}
 		return
 	}
 	p.idle = append(p.idle, h)
@@ -98,9 +98,8 @@ func (p *Pool) forget(h *helper) {
 
 // failWaiters ends every wait with err. Callers hold p.mu.
 func (p *Pool) failWaiters(err error) {
-	for e := p.waiters.Front(); e != nil; e = p.waiters.Front() {
-		p.waiters.Remove(e)
-		e.Value.(*waiter).ch <- waitResult{err: err}
+	for w := p.line.pop(); w != nil; w = p.line.pop() {
+		w.ch <- waitResult{err: err}
 	}
 	p.failQueuedLocked(err)
 }
@@ -113,13 +112,14 @@ func (p *Pool) doBlocking(ctx context.Context, req framing.Request) (yes bool, e
 	}()
 	for attempt := 0; ; attempt++ {
 		h, err := p.checkout(ctx)
+		now := time.Now()
 		if attempt == 0 {
-			wait = time.Since(start)
+			wait = now.Sub(start)
 		}
 		if err != nil {
 			return false, err
 		}
-		yes, err := p.ask(ctx, h, req)
+		yes, _, err := p.ask(ctx, h, req, now)
 		if err == nil || !retryable(err, req, attempt) || ctx.Err() != nil {
 			return yes, err
 		}
@@ -127,55 +127,66 @@ func (p *Pool) doBlocking(ctx context.Context, req framing.Request) (yes bool, e
 	}
 }
 
-// ask does one exchange on h, which the caller holds, and then gives h back
-// (Blocking mode) or retires it. If ctx (nil for a queue worker, which has no
-// caller to interrupt it) ends first, ask returns at once and the answer is
-// awaited, and thrown away, in the background.
-func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, error) {
+// lateAnswer is an answer still due from a helper whose caller has been
+// given its error: the caller's Timeout is up but not the helper's (its
+// first answer may take StartTimeout more), or the caller gave up. It is
+// read by until and thrown away (see drain); wantYes: it is the second
+// asking of a yes (confirm), which must agree.
+type lateAnswer struct {
+	until   time.Time
+	wantYes bool
+}
+
+// ask does one exchange on h, which the caller holds, starting now, and
+// then gives h back (Blocking mode) or retires it. The caller waits at most Timeout: a
+// helper's first answer may take StartTimeout more, but only the helper is
+// given that long, to be replaced if it misses it; its caller gets
+// ErrTimeout at Timeout and the answer is read and thrown away. If ctx (nil
+// for a queue worker, which has no caller to interrupt it) ends first, ask
+// returns at once and the answer is awaited, and thrown away, in the
+// background. A queue worker is handed such an answer to read (late) after
+// it has delivered the error; in Blocking mode ask starts the drain itself.
+func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request, now time.Time) (bool, lateAnswer, error) {
 	conf := p.conf()
 	if h.epoch != p.trustEpoch.Load() {
 		// Handed out just before the command was distrusted, which retired it.
 		p.giveBack(h)
-		return false, ErrUntrusted
+		return false, lateAnswer{}, ErrUntrusted
 	}
-	deadline := time.Now().Add(conf.Timeout)
+	// deadline is the caller's; allowed, the helper's.
+	deadline := now.Add(conf.Timeout)
+	allowed := deadline
 	if h.served.Load() == 0 {
-		deadline = deadline.Add(conf.StartTimeout)
+		allowed = deadline.Add(conf.StartTimeout)
 	}
-	if err := h.prepare(deadline); err != nil {
+	if err := h.prepare(h.watchFrom(ctx, now, deadline, p.unwatchedFor())); err != nil {
+		h.unwatch()
 		p.retire(h, err)
-		return false, p.closedError(err)
-	}
-	var stop func() bool
-	if ctx != nil && ctx.Done() != nil { // a context that can never end needs no watcher
-		h.arm(true)
-		stop = context.AfterFunc(ctx, h.interrupt)
+		return false, lateAnswer{}, p.closedError(err)
 	}
 	yes, err := h.send(req)
 	if errors.Is(err, ErrBadRequest) {
 		// Refused before anything was written: the helper's protocol,
 		// changed by a reload, cannot carry req. The helper is fine.
-		if stop != nil {
-			stop()
-			h.arm(false)
-		}
+		h.unwatch()
 		p.giveBack(h)
-		return false, err
+		return false, lateAnswer{}, err
 	}
-	if err == nil {
+	sent := err == nil // whole: a request cut short by a write error is never completed
+	confirming := false
+	if sent {
 		yes, err = h.readAnswer()
 		if err == nil && yes && conf.AnswerGrace > 0 {
 			// A stray "1" read as the answer is followed by the real one.
 			err = h.settle(min(conf.AnswerGrace, time.Until(deadline)))
 		}
 		if err == nil && yes && !conf.NoConfirm && req.Op.Idempotent() && (h.served.Load() < confirmYoung || p.suspect()) {
-			err = h.confirm(req)
+			confirming = true
+			sent, err = h.confirm(req)
 		}
 	}
-	if stop != nil {
-		stop()
-		h.arm(false) // after this no watcher can touch the deadline
-	}
+	h.unwatch() // after this no watcher can touch the deadline
+	var late lateAnswer
 	switch {
 	case err == nil:
 		h.served.Add(1)
@@ -185,27 +196,27 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request) (bool, e
 		if h.epoch != p.trustEpoch.Load() {
 			// The command was distrusted while h answered: its answer is
 			// no better than the ones that tripped the breaker.
-			return false, ErrUntrusted
+			return false, late, ErrUntrusted
 		}
-		return yes, nil
-	case ctx != nil && ctx.Err() != nil && time.Now().Before(deadline):
+		return yes, late, nil
+	case !sent || !errors.Is(err, ErrTimeout) || !time.Now().Before(allowed):
+		// The helper failed, or missed even its own allowance.
+	case ctx != nil && ctx.Err() != nil:
 		// Interrupted for the caller, not timed out: the answer is still
 		// due. Reading it in the background keeps the helper in step.
-		drained := p.enterDrain()
-		if drained && !p.goTracked(func() {
-			defer p.leave()
-			p.drain(h, req, deadline)
-		}) {
-			p.leave()
-			drained = false
+		p.drainLater(h, req, lateAnswer{allowed, confirming})
+		return false, late, ctx.Err()
+	case allowed.After(deadline):
+		// The caller's Timeout is up, the new helper's is not.
+		late = lateAnswer{allowed, confirming}
+		if ctx != nil {
+			p.drainLater(h, req, late)
+			late = lateAnswer{}
 		}
-		if !drained {
-			h.retire(RetireCallerGaveUp)
-		}
-		return false, p.waitError(ctx)
+		return false, late, ErrTimeout
 	}
 	p.retire(h, err)
-	return false, p.closedError(err)
+	return false, late, p.closedError(err)
 }
 
 // giveBack returns h, which the caller holds and has not asked anything,
@@ -216,28 +227,40 @@ func (p *Pool) giveBack(h *helper) {
 	}
 }
 
-// enterDrain counts a drain as in flight, even after Shutdown began (the
-// caller's request is still counted, so the count cannot have reached
-// zero), so Shutdown waits for it.
-func (p *Pool) enterDrain() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed && p.inflight == 0 {
-		return false
+// enterDrain counts a drain as in flight. Its request is still counted,
+// so the count cannot have reached zero and Shutdown waits for the drain
+// too.
+func (p *Pool) enterDrain() { p.inflight.Add(1) }
+
+// drainLater reads, in a goroutine of the pool's, the answer to a request
+// whose caller has its error already (Blocking mode). If the pool is being
+// closed by force, h is retired instead.
+func (p *Pool) drainLater(h *helper, req framing.Request, late lateAnswer) {
+	p.enterDrain()
+	if !p.goTracked(func() {
+		defer p.leave()
+		p.drain(h, req, late)
+	}) {
+		p.leave()
+		h.retire(RetireCallerGaveUp)
 	}
-	p.inflight++
-	return true
 }
 
 // drain reads the answer to a request whose caller is gone and throws it
-// away.
-func (p *Pool) drain(h *helper, req framing.Request, deadline time.Time) {
-	h.proc.SetReadDeadline(deadline)
-	if _, err := h.readAnswer(); err != nil {
+// away; then h serves again, if it answered in time and in step.
+func (p *Pool) drain(h *helper, req framing.Request, late lateAnswer) {
+	h.proc.SetReadDeadline(late.until)
+	yes, err := h.readAnswer()
+	if err == nil && late.wantYes && !yes {
+		err = &outOfStep{what: stepDisagree, n: 2}
+	}
+	if err != nil {
 		p.retire(h, err)
 		return
 	}
 	h.served.Add(1)
-	p.log.Debug("answer thrown away: its caller gave up", "request", req)
-	p.release(h)
+	p.log.Debug("answer thrown away: its caller has its error already", "request", req)
+	if p.cfg.Mode == Blocking && !p.tryRecycle(h) {
+		p.release(h)
+	}
 }

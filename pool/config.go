@@ -68,15 +68,18 @@ type Config struct {
 
 	// Processes is the number of helpers; zero means 1.
 	Processes int
-	// Timeout bounds one exchange with a helper, from the moment the request
-	// is handed to it to its answer; a helper that misses it is replaced.
-	// Zero means 5s.
+	// Timeout is what a caller waits for a helper's answer, from the
+	// moment its request is handed to the helper, always; a helper that
+	// misses it is replaced (but see StartTimeout). Zero means 5s.
 	Timeout time.Duration
-	// StartTimeout is added to Timeout for a helper's first request, which
-	// also waits for the helper to start up: an interpreter that takes
-	// 10ms to start on an idle machine can take a second on a loaded one,
-	// and a helper killed for that would be replaced by another just as
-	// slow. Zero means Timeout.
+	// StartTimeout is added to Timeout for how long a new helper is given
+	// for its first answer, which also waits for it to start up, before it
+	// is replaced: an interpreter that takes 10ms to start on an idle
+	// machine can take a second on a loaded one, and a helper killed for
+	// that would be replaced by another just as slow. It never lengthens a
+	// caller's wait: the first caller gets ErrTimeout after Timeout, and
+	// the helper's answer, when it comes, is read and thrown away. Zero
+	// means Timeout.
 	StartTimeout time.Duration
 	// QueueTimeout bounds the wait for a free helper (Blocking) or for a
 	// worker (NonBlocking) when the caller's context has no deadline. Zero
@@ -106,6 +109,10 @@ type Config struct {
 	// time.NewTimer's. Tests in this package set it to check the backoff
 	// schedule without waiting it out. Only New's Config counts.
 	newTimer func(time.Duration) (c <-chan time.Time, stop func() bool)
+	// unwatched is how long an exchange runs before it watches its
+	// caller's context (watch.go); zero means unwatchedFor. Tests set it
+	// to arm the watcher at once. Only New's Config counts.
+	unwatched time.Duration
 
 	// MaxRequests, when positive, replaces a helper after it has answered
 	// that many requests; MaxAge, when positive, after it has run that

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,10 @@ const (
 	fakeProtoEnv = "POOL_TEST_PROTOCOL" // "ejabberd" for framed I/O
 	fakeSHAEnv   = "POOL_TEST_SHA256"   // password hash the "echo" user accepts
 	fakeTermEnv  = "POOL_TEST_IGNORE_TERM"
+	// fakeGateEnv names a directory: the "gated" fake reads no request
+	// until a file named "open" appears there (a start-up as slow as the
+	// test wants, ended by an event rather than a clock).
+	fakeGateEnv = "POOL_TEST_GATE"
 )
 
 func TestMain(m *testing.M) {
@@ -46,6 +51,13 @@ func runFake(name string) int {
 	case "slowstart":
 		// An interpreter starting on a loaded machine.
 		time.Sleep(300 * time.Millisecond)
+	case "gated":
+		gate := filepath.Join(os.Getenv(fakeGateEnv), "open")
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+			if _, err := os.Stat(gate); err == nil {
+				break
+			}
+		}
 	case "banner":
 		// Spontaneous output before any request: a "1" nobody asked for.
 		os.Stdout.Write([]byte("1\n"))
@@ -125,6 +137,12 @@ func runFake(name string) int {
 			}
 		case "crlf":
 			out.Write([]byte("1\r\n"))
+		case "announce":
+			// Says on stderr that it has the request, then takes its
+			// time: a caller can give up while it answers.
+			fmt.Fprintln(os.Stderr, "asked")
+			time.Sleep(time.Second)
+			out.Write(answer(true))
 		case "leaky":
 			// Debug output no helper should write, and some do.
 			fmt.Fprintf(os.Stderr, "checking %s with password %s\n", user, pass)

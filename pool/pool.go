@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/authpool/authpool/framing"
 	"github.com/authpool/authpool/result"
@@ -28,17 +28,26 @@ type Pool struct {
 	log     *slog.Logger
 	queue   chan *job // NonBlocking only
 
-	mu        sync.Mutex
-	closed    bool                 // no new requests are taken
-	idle      []*helper            // Blocking: free helpers, longest idle first
-	waiters   list.List            // Blocking: of *waiter, first come first served
-	inflight  int                  // requests taken and not yet answered, drains included
-	stopping  map[*helper]struct{} // replaced helpers still in their grace period
-	recycling int                  // slots recycling a helper right now: at most one
-	slots     []*slot              // Reconfigure adds and removes them
-	nextSlot  int                  // id of the next slot added
-	drained   chan struct{}
-	changed   chan struct{} // closed at the next slot state change; see WaitReady
+	// closed: no new requests are taken. Set under mu (by Shutdown), read
+	// with or without it.
+	closed atomic.Bool
+	// inflight counts requests taken and not yet answered, drains included;
+	// atomic so that a request is counted without taking mu (see enter).
+	inflight atomic.Int64
+
+	mu          sync.Mutex
+	idle        []*helper            // Blocking: free helpers, longest idle first
+	line        waitLine             // Blocking: callers waiting for a helper, first come first served
+	lineTimer   *time.Timer          // Blocking: ends waits past QueueTimeout (waitline.go)
+	lineTimerAt time.Time            // when lineTimer fires; zero when it is not armed
+	stopping    map[*helper]struct{} // replaced helpers still in their grace period
+	recycling   int                  // slots recycling a helper right now: at most one
+	slots       []*slot              // Reconfigure adds and removes them
+	nextSlot    int                  // id of the next slot added
+
+	drained     chan struct{} // closed once closed is set and inflight is zero
+	drainedOnce sync.Once
+	changed     chan struct{} // closed at the next slot state change; see WaitReady
 
 	quit     chan struct{} // closed when the slots must stop
 	quitOnce sync.Once
@@ -108,32 +117,29 @@ func (p *Pool) SetPass(ctx context.Context, user, server, password string) (bool
 
 // Do asks a helper req and returns its answer. The wait for a free helper
 // (or a worker) is bounded by ctx, or by Config.QueueTimeout when ctx has no
-// deadline; the exchange itself by Config.Timeout. If ctx ends while a
-// helper is answering, Do returns at once and the answer is read and thrown
-// away in the background, so the helper is not lost. An auth or isuser whose
-// helper dies before answering is asked once more of another helper.
+// deadline; the exchange itself by Config.Timeout, also for a helper still
+// starting up. If ctx ends while a helper is answering, Do returns (at once
+// when ctx's deadline passes, within a few milliseconds when it is
+// cancelled) and the answer is read and thrown away in the background, so
+// the helper is not lost. An auth or isuser whose helper dies before
+// answering is asked once more of another helper.
+//
+// In Blocking mode Do runs the exchange on the caller's goroutine; in
+// NonBlocking mode on the helper's worker, while the caller waits for its
+// Result. Neither allocates when its context cannot be cancelled, or its
+// answer comes within a few milliseconds.
 func (p *Pool) Do(ctx context.Context, req framing.Request) (bool, error) {
 	if answered, yes, err := p.precheck(req); answered {
 		return yes, err
+	}
+	if p.cfg.Mode == NonBlocking {
+		// The job is counted in flight from the queue to its answer.
+		return p.doQueued(ctx, req)
 	}
 	if !p.enter() {
 		return false, ErrClosed
 	}
 	defer p.leave()
-	if p.cfg.Mode == NonBlocking {
-		ctx, cancel := p.boundWait(ctx)
-		defer cancel()
-		res, err := p.enqueue(ctx, req)
-		if err != nil {
-			return false, err
-		}
-		select {
-		case r := <-res:
-			return r.OK, r.Err
-		case <-ctx.Done():
-			return false, p.waitError(ctx)
-		}
-	}
 	return p.doBlocking(ctx, req)
 }
 
@@ -155,7 +161,11 @@ func (p *Pool) Submit(ctx context.Context, req framing.Request) (<-chan Result, 
 		return res, nil
 	}
 	if p.cfg.Mode == NonBlocking {
-		return p.enqueue(ctx, req)
+		j, err := p.enqueue(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return j.res, nil // the caller owns j now: it never goes back to jobPool
 	}
 	if !p.enter() {
 		return nil, ErrClosed
@@ -199,42 +209,33 @@ func (p *Pool) precheck(req framing.Request) (answered, yes bool, err error) {
 	return false, false, nil
 }
 
-func (p *Pool) boundWait(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeoutCause(ctx, p.conf().QueueTimeout, errWaitTimeout)
-}
-
+// errWaitTimeout ends a wait for a free helper (or in the queue) that
+// QueueTimeout bounds, the caller's context having no deadline.
 var errWaitTimeout = fmt.Errorf("%w waiting for a free helper", ErrTimeout)
 
-// waitError is the error for a request whose context ended before it got an
-// answer: ErrTimeout for the pool's own bound, the context's error
-// otherwise.
-func (p *Pool) waitError(ctx context.Context) error {
-	if cause := context.Cause(ctx); errors.Is(cause, errWaitTimeout) {
-		return cause
-	}
-	return ctx.Err()
-}
-
+// enter counts a request in flight, unless the pool is closed. It takes no
+// lock: Shutdown sets closed and then reads inflight, enter adds to
+// inflight and then reads closed, so (the atomics being sequentially
+// consistent) at least one of them sees the other, and no request slips
+// past a Shutdown that found nothing in flight.
 func (p *Pool) enter() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	p.inflight.Add(1)
+	if p.closed.Load() {
+		p.leave()
 		return false
 	}
-	p.inflight++
 	return true
 }
 
+// leave ends what enter (or enterDrain, or enqueue) counted.
 func (p *Pool) leave() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.inflight--
-	if p.closed && p.inflight == 0 {
-		close(p.drained)
+	if p.inflight.Add(-1) == 0 && p.closed.Load() {
+		p.closeDrained()
 	}
+}
+
+func (p *Pool) closeDrained() {
+	p.drainedOnce.Do(func() { close(p.drained) })
 }
 
 // goTracked runs f in a goroutine that Shutdown waits for, unless the pool
@@ -340,14 +341,14 @@ func (p *Pool) stop() {
 // every helper process and goroutine of the pool is gone.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
+	if !p.closed.Load() {
+		p.closed.Store(true)
 		p.signalChangeLocked()
-		if p.inflight == 0 {
-			close(p.drained)
-		}
 	}
 	p.mu.Unlock()
+	if p.inflight.Load() == 0 {
+		p.closeDrained()
+	}
 
 	var err error
 	select {
@@ -377,6 +378,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.failWaiters(ErrClosed)
 	p.mu.Unlock()
 	p.failQueued(ErrClosed)
+	p.stopLineTimer()
 	return err
 }
 

@@ -43,8 +43,8 @@ const stderrTailLines = 5
 
 func probeCommand(ctx context.Context, c *Config) error {
 	name := c.Command[0]
-	h := &helper{conf: c, rbuf: make([]byte, 4096), retired: make(chan struct{})}
-	h.dec.Protocol = c.Protocol
+	h := newHelper(nil)
+	h.conf = c
 	var tail stderrTail
 	proc, err := ptyproc.Start(ptyproc.Config{
 		Args:      c.Command,
@@ -56,7 +56,7 @@ func probeCommand(ctx context.Context, c *Config) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %s", ErrHelperStart, name, startCause(name, c.Dir, err))
 	}
-	h.proc, h.started = proc, time.Now()
+	h.startedAs(proc, c.Protocol)
 	req := probeIsUser
 	limit := c.Timeout + c.StartTimeout
 	_, err = h.exchange(ctx, req, h.started.Add(limit), probeQuiet)

@@ -41,7 +41,7 @@ func (p *Pool) readyLocked() (ready, want int, closed bool) {
 			ready++
 		}
 	}
-	return ready, p.conf().Processes, p.closed
+	return ready, p.conf().Processes, p.closed.Load()
 }
 
 // changedLocked returns a channel that is closed at the next change of a

@@ -53,7 +53,7 @@ func (p *Pool) Reconfigure(ctx context.Context, cfg Config) error {
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed.Load() {
 		return ErrClosed
 	}
 	p.cur.Store(&c)

@@ -34,7 +34,7 @@ func (p *Pool) tryRecycle(h *helper) bool {
 // recycleLocked takes the pool's one recycling place for h's slot. Callers
 // hold p.mu.
 func (p *Pool) recycleLocked(h *helper) bool {
-	if p.recycling > 0 || p.closed {
+	if p.recycling > 0 || p.closed.Load() {
 		return false
 	}
 	reason := RetireRecycle

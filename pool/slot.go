@@ -78,14 +78,9 @@ func (s *slot) run() {
 		}
 		p.setSlotState(s, slotStarting, nil, !first)
 		p.stats.spawns.Add(1)
-		h := &helper{
-			slot:    s,
-			rbuf:    make([]byte, 4096),
-			retired: make(chan struct{}),
-		}
+		h := newHelper(s)
 		conf := p.conf()
 		h.conf, h.gen = conf, p.specGen.Load()
-		h.dec.Protocol = conf.Protocol
 		spawnStart := time.Now()
 		proc, err := ptyproc.Start(ptyproc.Config{
 			Args:      conf.Command,
@@ -103,7 +98,7 @@ func (s *slot) run() {
 			}
 			continue
 		}
-		h.proc, h.started = proc, time.Now()
+		h.startedAs(proc, conf.Protocol)
 		p.cfg.Observer.HelperStarted(h.started.Sub(spawnStart))
 		if probe {
 			p.setSlotState(s, slotProbing, h, false)

@@ -71,7 +71,7 @@ func (p *Pool) Stats() Stats {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st.Idle, st.Waiting, st.InFlight = len(p.idle), p.waiters.Len(), p.inflight
+	st.Idle, st.Waiting, st.InFlight = len(p.idle), p.line.n, int(p.inflight.Load())
 	if p.trust.open {
 		st.Untrusted, st.UntrustedReason = true, p.trust.reason
 	}

@@ -214,23 +214,28 @@ func (p *Process) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// TryRead reads whatever output is already waiting, without blocking: it
-// returns 0 and no error when there is none. The host uses it to catch
-// output that arrived while no request was outstanding. It clears the read
-// deadline, which would otherwise refuse the attempt.
+// TryRead reads whatever output is already waiting, without blocking and
+// whatever the read deadline: it returns 0 and no error when there is none.
+// The host uses it to catch output that arrived while no request was
+// outstanding. Over a pty the kernel first pushes out what the helper
+// wrote and is still on its way to the master, so that too is seen.
 func (p *Process) TryRead(b []byte) (int, error) {
 	rc, err := p.out.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
-	if err := p.out.SetReadDeadline(time.Time{}); err != nil {
-		return 0, err
-	}
 	var n int
 	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, rerr = unix.Read(int(fd), b)
-		return true // one attempt: never wait
+	// Control rather than Read: one attempt needs neither the read lock
+	// nor a deadline check (so no deadline has to be cleared first), and
+	// the descriptor is non-blocking.
+	err = rc.Control(func(fd uintptr) {
+		for {
+			n, rerr = unix.Read(int(fd), b)
+			if rerr != unix.EINTR {
+				return
+			}
+		}
 	})
 	switch {
 	case err != nil:
@@ -243,6 +248,15 @@ func (p *Process) TryRead(b []byte) (int, error) {
 		return 0, rerr
 	}
 	return n, nil
+}
+
+// SetDeadline bounds both Read and Write; for a pty, whose one descriptor
+// is both ends, in one call.
+func (p *Process) SetDeadline(t time.Time) error {
+	if p.in == p.out {
+		return p.out.SetDeadline(t)
+	}
+	return errors.Join(p.out.SetReadDeadline(t), p.in.SetWriteDeadline(t))
 }
 
 // SetReadDeadline bounds Read; an expired deadline fails Read with an error

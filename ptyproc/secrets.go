@@ -61,7 +61,12 @@ func (w *secretWindow) add(s string) {
 	if w.closed {
 		return
 	}
-	w.addBytes([]byte(s), now)
+	// A password kept already (a user logging in again) is only
+	// refreshed; only one not kept yet is copied, which is the one
+	// allocation a request makes here.
+	if !w.refresh(s, now) {
+		w.addBytes([]byte(s), now)
+	}
 	if !utf8.ValidString(s) {
 		var b []byte
 		for i := 0; i < len(s); {
@@ -79,15 +84,33 @@ func (w *secretWindow) add(s string) {
 	w.arm(now)
 }
 
+// refresh restarts the window of s if it is kept already, and reports
+// whether it was. Callers hold mu.
+func (w *secretWindow) refresh(s string, now time.Time) bool {
+	h := hashString(s)
+	for _, e := range w.byHash[h] {
+		if string(e.b) == s {
+			w.touch(e, now)
+			return true
+		}
+	}
+	return false
+}
+
+// touch restarts e's window. Callers hold mu.
+func (w *secretWindow) touch(e *secret, now time.Time) {
+	e.at = now
+	w.unlink(e)
+	w.pushBack(e)
+}
+
 // addBytes keeps b, which it then owns. Callers hold mu.
 func (w *secretWindow) addBytes(b []byte, now time.Time) {
 	h := hashBytes(b)
 	for _, e := range w.byHash[h] {
 		if bytes.Equal(e.b, b) {
 			clear(b)
-			e.at = now
-			w.unlink(e)
-			w.pushBack(e)
+			w.touch(e, now)
 			return
 		}
 	}
@@ -216,10 +239,14 @@ func (w *secretWindow) mayHold(h uint64) bool {
 // to collide; a collision would cost only a comparison anyway.
 var hashBase = rand.Uint64() | 1
 
-func hashBytes(b []byte) uint64 {
+func hashBytes(b []byte) uint64 { return hashOf(b) }
+
+func hashString(s string) uint64 { return hashOf(s) }
+
+func hashOf[T string | []byte](b T) uint64 {
 	var h uint64
-	for _, c := range b {
-		h = h*hashBase + uint64(c)
+	for i := range len(b) {
+		h = h*hashBase + uint64(b[i])
 	}
 	return h
 }

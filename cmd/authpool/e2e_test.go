@@ -93,11 +93,14 @@ func TestMisbehavingHelpers(t *testing.T) {
 	for _, mode := range []string{"blocking", "nonblocking"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			// A fresh helper's first request gets twice the timeout, so
-			// "late" must be later than that. Three of these are caught
-			// out of step within the minute: more than the default limit,
-			// which TestStrayAnswersDistrustHelpers tests.
-			c := startDaemon(t, "--mode", mode, "--timeout", "1s", "--out-of-step-limit", "10", "--",
+			// Every request after a misbehaving one goes to a fresh
+			// helper, whose caller waits --timeout for it to start and
+			// answer (a loaded machine has taken over a second to start
+			// Python); the helper has --start-timeout more before it is
+			// replaced, so "late" must be later than both. Three of these
+			// are caught out of step within the minute: more than the
+			// default limit, which TestStrayAnswersDistrustHelpers tests.
+			c := startDaemon(t, "--mode", mode, "--timeout", "2s", "--start-timeout", "100ms", "--out-of-step-limit", "10", "--",
 				scripts(t, "misbehave.py"), "--late-seconds", "2.5").dial()
 			for _, tt := range tests {
 				c.want(fmt.Sprintf("auth:%s:example.com:%s", tt.user, tt.user), tt.want)

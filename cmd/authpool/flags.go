@@ -113,7 +113,7 @@ func (f *serveFlags) registerPool(fs *flag.FlagSet) {
 	fs.StringVar(&f.mode, "mode", "blocking", "blocking (callers wait for a free helper) or nonblocking (bounded queue, fails fast when full)")
 	fs.IntVar(&f.processes, "processes", 1, "number of helper processes")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "longest wait for one helper answer; a helper that misses it is replaced")
-	fs.DurationVar(&f.startTimeout, "start-timeout", 0, "extra time for a new helper's first answer, which includes its start-up (0: same as --timeout)")
+	fs.DurationVar(&f.startTimeout, "start-timeout", 0, "extra time a new helper gets for its first answer (its start-up included) before it is replaced; its caller still waits only --timeout (0: same as --timeout)")
 	fs.DurationVar(&f.queueTimeout, "queue-timeout", 0, "longest wait for a free helper, or in the nonblocking queue (0: twice --timeout)")
 	fs.IntVar(&f.maxRequests, "max-requests", 0, "replace a helper after it has answered this many requests (0: never); for scripts that leak")
 	fs.DurationVar(&f.maxAge, "max-age", 0, "replace a helper after it has run this long (0: never); replacements go one at a time, between requests")

@@ -111,7 +111,10 @@ func TestHTTPAPI(t *testing.T) {
 func TestHTTPNotExpressibleAndDown(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "http.sock")
-	startDaemon(t, "--http", "unix:"+sock, "--http-insecure-no-auth", "--timeout", "300ms", "--", scripts(t, "misbehave.py"))
+	// Each request after "hang" goes to a fresh helper, whose caller waits
+	// --timeout for it to start and answer: long enough for Python on a
+	// loaded machine.
+	startDaemon(t, "--http", "unix:"+sock, "--http-insecure-no-auth", "--timeout", "2s", "--start-timeout", "100ms", "--", scripts(t, "misbehave.py"))
 	hc := unixHTTP(sock)
 	for _, tt := range []struct {
 		verb, target string
