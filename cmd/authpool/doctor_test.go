@@ -168,6 +168,7 @@ func TestDoctorScripts(t *testing.T) {
 
 		// Time.
 		{name: "slow start", flags: fast, cmd: []string{scripts(t, "misbehave.py"), "--start-delay", "2"}, want: []string{"slow_start"}, code: 1},
+		{name: "starts slower than a caller waits", flags: other, cmd: []string{scripts(t, "misbehave.py"), "--start-delay", "1"}, want: []string{"slow_start?"}},
 		{name: "slow answers", flags: other, cmd: []string{scripts(t, "misbehave.py"), "--answer-delay", "1"}, want: []string{"slow_answer"}, code: 1},
 
 		// Stopping.
