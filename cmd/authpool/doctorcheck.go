@@ -201,9 +201,10 @@ func (d *doctorRun) startTime(exs []*exchange) {
 		d.rep.add(finding{ID: findSlowStart, Severity: problem, Fix: fix,
 			What: fmt.Sprintf("its first answer came %s after it started; serve gives a new helper %s (--timeout plus --start-timeout), "+
 				"then replaces it with another as slow, again and again", textDuration(took), textDuration(d.limit))})
-	case took > d.timeout && startup > 0:
+	case took > d.timeout && took-startup <= d.timeout:
 		// A caller waits --timeout, never more: the helper is kept, but
-		// the requests it gets while it starts fail.
+		// the requests it gets while it starts fail. (When answering
+		// alone takes that long, slow_answer says so.)
 		d.rep.add(finding{ID: findSlowStart, Severity: warning,
 			Fix: fmt.Sprintf("raise --timeout to %s or more if the XMPP server waits that long, or make it start faster", textDuration(2*took)),
 			What: fmt.Sprintf("its first answer came %s after it started, later than the %s a caller waits (--timeout): "+
