@@ -63,6 +63,7 @@ type serveFlags struct {
 	logLevel       string
 	logFormat      string
 	shutdown       time.Duration
+	tls            tlsFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -103,6 +104,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
+	f.tls.register(fs)
 }
 
 // registerPool registers the flags that set up the pool and its helpers:
@@ -245,6 +247,10 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 	if err != nil {
 		return authpoold.Config{}, err
 	}
+	tlsFiles, err := f.tls.files()
+	if err != nil {
+		return authpoold.Config{}, err
+	}
 	clientTimeout := f.clientTimeout
 	if clientTimeout == 0 {
 		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
@@ -257,6 +263,8 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 		EjabberdSocket:        f.ejabberdSocket,
 		HTTP:                  f.http,
 		Metrics:               f.metrics,
+		ListenTLS:             f.tls.listen,
+		TLS:                   tlsFiles,
 		AllowUIDs:             f.allowUIDs.ids,
 		AllowGIDs:             f.allowGIDs.ids,
 		ClientTimeout:         clientTimeout,
