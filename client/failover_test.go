@@ -73,26 +73,7 @@ func TestFailoverFirstDead(t *testing.T) {
 	cfg.Endpoints = []string{"unix:" + filepath.Join(t.TempDir(), "dead.sock"), "tls://" + live.addr}
 	c := newClientCfg(t, cfg)
 	const n = 200
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Go(func() {
-			user := fmt.Sprint("u", i)
-			pw, want := "pw-"+user, i%2 == 0
-			if !want {
-				pw = "wrong"
-			}
-			got, err := c.Auth(context.Background(), user, "example.com", pw)
-			if err != nil || got != want {
-				errs <- fmt.Errorf("%s: %v, %v; want %v", user, got, err, want)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	authMany(t, c, n, func(i int) string { return fmt.Sprint("u", i) })
 	seen := map[string]int{}
 	for _, r := range live.f.Seen() {
 		seen[r.User]++

@@ -5,10 +5,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"sync/atomic"
+
+	"github.com/authpool/authpool/internal/secretfile"
 )
 
 // ErrCertNotAllowed is a client certificate that chains to the client CA
@@ -79,25 +80,34 @@ func (t *TLS) Reload(files TLSFiles) error {
 // Config returns the tls.Config to serve with.
 func (t *TLS) Config() *tls.Config { return t.base }
 
-func loadTLS(files TLSFiles) (*tlsState, error) {
+// Check reports a file missing from files, or an empty name on the
+// allow list, without reading anything.
+func (files TLSFiles) Check() error {
 	switch {
 	case files.Cert == "":
-		return nil, errors.New("--tls-cert: required with --listen-tls")
+		return errors.New("--listen-tls needs --tls-cert")
 	case files.Key == "":
-		return nil, errors.New("--tls-key: required with --listen-tls")
+		return errors.New("--listen-tls needs --tls-key")
 	case files.ClientCA == "":
-		return nil, errors.New("--tls-client-ca: required with --listen-tls (only mutual TLS is served)")
+		return errors.New("--listen-tls needs --tls-client-ca: only mutual TLS is served")
 	}
 	for _, cn := range files.AllowCN {
 		if cn == "" {
-			return nil, errors.New("--tls-allow-cn: an empty name")
+			return errors.New("--tls-allow-cn: an empty name")
 		}
+	}
+	return nil
+}
+
+func loadTLS(files TLSFiles) (*tlsState, error) {
+	if err := files.Check(); err != nil {
+		return nil, err
 	}
 	certPEM, err := os.ReadFile(files.Cert)
 	if err != nil {
 		return nil, fmt.Errorf("--tls-cert: %w", err)
 	}
-	keyPEM, err := readPrivate(files.Key)
+	keyPEM, err := secretfile.Read(files.Key, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("--tls-key: %w", err)
 	}
@@ -158,22 +168,4 @@ func certIdentity(cs tls.ConnectionState) string {
 		return ""
 	}
 	return "cn " + cs.PeerCertificates[0].Subject.CommonName
-}
-
-// readPrivate reads a private key file that other users cannot read:
-// one they can is a key anyone on the machine may already hold.
-func readPrivate(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Mode().Perm()&0o004 != 0 {
-		return nil, fmt.Errorf("%s is readable by every user (mode %#o): chmod o-r it", path, fi.Mode().Perm())
-	}
-	return io.ReadAll(io.LimitReader(fh, 1<<20))
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/authpool/authpool/framing"
 	authpoold "github.com/authpool/authpool/internal/daemon"
+	"github.com/authpool/authpool/internal/secretfile"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
 	"github.com/authpool/authpool/server"
@@ -318,24 +319,7 @@ func (f *serveFlags) httpCredentials() (func() (string, error), error) {
 
 // readSecretFile reads a file that holds a secret, refusing one every
 // user can read: the secret would be no secret.
-func readSecretFile(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Mode().Perm()&0o004 != 0 {
-		return nil, fmt.Errorf("%s is readable by every user (mode %#o): chmod o-r it", path, fi.Mode().Perm())
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return io.ReadAll(io.LimitReader(fh, 64<<10))
-}
+func readSecretFile(path string) ([]byte, error) { return secretfile.Read(path, 64<<10) }
 
 // connLimits checks --max-connections and --max-connections-per-peer and
 // returns them with their defaults applied.

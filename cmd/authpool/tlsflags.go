@@ -32,13 +32,5 @@ func (f *tlsFlags) files() (server.TLSFiles, error) {
 		}
 		return files, nil
 	}
-	switch {
-	case f.cert == "":
-		return files, errors.New("--listen-tls needs --tls-cert")
-	case f.key == "":
-		return files, errors.New("--listen-tls needs --tls-key")
-	case f.clientCA == "":
-		return files, errors.New("--listen-tls needs --tls-client-ca: only mutual TLS is served")
-	}
-	return files, nil
+	return files, files.Check()
 }
