@@ -260,3 +260,97 @@ func worldReadable(t *testing.T, path string) string {
 	}
 	return cp
 }
+
+// TestTLSCloseDoesNotWaitForAStalledPeer: closing a TLS connection whose
+// peer reads nothing returns at once. crypto/tls's Close writes a
+// close_notify alert and waits up to 5 s for it to leave; Server.Close and
+// Shutdown close every connection one after another under the server's
+// lock, so each such client would hold shutdown for 5 s.
+func TestTLSCloseDoesNotWaitForAStalledPeer(t *testing.T) {
+	fx := serveTLS(t, Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	rawSrv, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := New(Config{Pool: newFake(0)})
+	pending, idents := newPeerCounter(4), newPeerCounter(4)
+	pending.acquire("addr x")
+	srv := &tlsConn{Conn: tls.Server(rawSrv, fx.tls.Config()), raw: rawSrv, s: s, pending: pending, idents: idents, addr: "addr x"}
+
+	tc := tls.Client(cc, fx.clientConfig(t, fx.pki, "a"))
+	hs := make(chan error, 1)
+	go func() { hs <- tc.Handshake() }()
+	srv.Conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := srv.Conn.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-hs; err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing: fill the server's send buffer.
+	junk := make([]byte, 64<<10)
+	for stuck := 0; stuck < 3; {
+		rawSrv.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		if n, _ := rawSrv.Write(junk); n == 0 {
+			stuck++
+		}
+	}
+	rawSrv.SetDeadline(time.Time{})
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		cc.Close() // lets the alert's write fail, so the goroutine ends
+		<-closed
+		t.Fatal("Close waited on a peer that reads nothing")
+	}
+}
+
+// TestTLSHandshakesPerAddressBounded: connections that have not finished
+// their handshake count against their address, so one address that
+// connects and stalls cannot take every place; the places come back when
+// those connections end.
+func TestTLSHandshakesPerAddressBounded(t *testing.T) {
+	fx := serveTLS(t, Config{MaxConnectionsPerPeer: 2})
+	var stalled []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", fx.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		stalled = append(stalled, c)
+	}
+	cfg := fx.clientConfig(t, fx.pki, "a")
+	if ans, _, err := fx.ask(t, cfg, "1 auth:ab:x:ba"); err == nil {
+		t.Fatalf("a third connection from the address answered %q while two stall", ans)
+	}
+	for _, c := range stalled {
+		c.Close()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ans, _, err := fx.ask(t, cfg, "2 auth:ab:x:ba")
+		if err == nil && ans == "2 1" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the stalled ones closed: %q, %v", ans, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -50,7 +50,7 @@ func (s *Server) ServeTLS(l net.Listener, t *TLS) error {
 			nc.Close()
 			return nil
 		}
-		return &tlsConn{Conn: tls.Server(nc, cfg), s: s, pending: pending, idents: idents, addr: addr}
+		return &tlsConn{Conn: tls.Server(nc, cfg), raw: nc, s: s, pending: pending, idents: idents, addr: addr}
 	})
 }
 
@@ -70,6 +70,7 @@ func hostOf(a net.Addr) string {
 // is read.
 type tlsConn struct {
 	*tls.Conn
+	raw             net.Conn // under Conn
 	s               *Server
 	pending, idents *peerCounter
 	addr            string
@@ -138,7 +139,13 @@ func (c *tlsConn) Close() error {
 		c.idents.release(key)
 	}
 	c.releasePending()
-	err := c.Conn.Close()
+	// The socket itself, not tls.Conn's Close, which first writes a
+	// close_notify alert and waits up to 5 s for a peer that reads
+	// nothing; the server closes its connections one after another at
+	// shutdown. A peer sees the end of the stream instead of the alert:
+	// answers carry their own ids, so a cut is a lost connection, never
+	// a wrong answer.
+	err := c.raw.Close()
 	if errors.Is(err, net.ErrClosed) {
 		return nil
 	}
