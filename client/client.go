@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,9 +33,13 @@ var (
 	ErrExited = ErrHelperExited
 	// ErrDaemonClosing: the daemon is shutting down.
 	ErrDaemonClosing = errors.New("daemon shutting down")
-	// ErrConnection: the daemon could not be reached, or the connection
-	// broke and the request could not safely be sent again.
+	// ErrConnection: no daemon could be reached, or the connection broke
+	// before the request was written; it was sent nowhere.
 	ErrConnection = errors.New("cannot reach the authpool daemon")
+	// ErrAnswerLost: the connection broke after the request was written
+	// and before its answer. The daemon may have acted on it (asked a
+	// helper, counted a failed login), so it was not sent again.
+	ErrAnswerLost = errors.New("connection lost after the request was sent; not sent again")
 	// ErrClosed: the Client was closed.
 	ErrClosed = errors.New("client closed")
 )
@@ -48,32 +53,93 @@ func kindError(kind framing.ErrorKind) error {
 	return result.Error(kind)
 }
 
-// Config configures a Client. Socket is required.
+// Config configures a Client. Socket or Endpoints is required.
 type Config struct {
-	// Socket is the daemon's Unix socket path.
+	// Socket is a daemon's Unix socket path: the same as "unix:"+Socket
+	// first in Endpoints.
 	Socket string
-	// DialTimeout bounds making a connection; zero means 2s.
+	// Endpoints are daemons to ask, in order of preference: "unix:PATH" or
+	// "tls://HOST:PORT" (mutual TLS; TLS is then required). A request goes
+	// to the endpoint that answered last, and on to the next only when
+	// this one cannot have acted on it (see Do).
+	Endpoints []string
+	// TLS is the configuration for tls:// endpoints: the client's
+	// certificate (Certificates) and the CA of the daemons' certificates
+	// (RootCAs); LoadTLS makes one from files. ServerName, when empty,
+	// is each endpoint's host.
+	TLS *tls.Config
+	// DialTimeout bounds making a connection, TLS handshake included;
+	// zero means 2s.
 	DialTimeout time.Duration
 	// Timeout bounds a request whose context has no deadline; zero means
 	// 30s.
 	Timeout time.Duration
 }
 
-// Client sends requests to the daemon over one connection. It is safe for
-// concurrent use.
+// endpoint is one daemon to ask.
+type endpoint struct {
+	name string // as given, for errors
+	net  string // "unix" or "tcp"
+	addr string
+	tls  *tls.Config // nil for unix
+}
+
+// ErrBadEndpoint is an endpoint that does not parse.
+var ErrBadEndpoint = errors.New("client: bad endpoint")
+
+func parseEndpoint(s string, base *tls.Config) (endpoint, error) {
+	if path, ok := strings.CutPrefix(s, "unix:"); ok && path != "" {
+		return endpoint{name: s, net: "unix", addr: path}, nil
+	}
+	if hp, ok := strings.CutPrefix(s, "tls://"); ok {
+		host, _, err := net.SplitHostPort(hp)
+		if err != nil || host == "" {
+			return endpoint{}, fmt.Errorf("%w %q: want tls://HOST:PORT", ErrBadEndpoint, s)
+		}
+		if base == nil {
+			return endpoint{}, fmt.Errorf("%w %q: a tls:// endpoint needs a client certificate (Config.TLS)", ErrBadEndpoint, s)
+		}
+		cfg := base.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = host
+		}
+		cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS13)
+		return endpoint{name: s, net: "tcp", addr: hp, tls: cfg}, nil
+	}
+	return endpoint{}, fmt.Errorf("%w %q: want unix:PATH or tls://HOST:PORT", ErrBadEndpoint, s)
+}
+
+// Client sends requests to a daemon, one connection per endpoint in use.
+// It is safe for concurrent use.
 type Client struct {
 	cfg    Config
+	eps    []endpoint
+	dials  []sync.Mutex // one dial at a time per endpoint
 	nextID atomic.Uint64
 
 	mu     sync.Mutex
-	sess   *session
+	sess   []*session // per endpoint; nil when not connected
+	cur    int        // the endpoint that answered last
 	closed bool
 }
 
 // New returns a Client for cfg; it connects on first use.
 func New(cfg Config) (*Client, error) {
-	if cfg.Socket == "" {
-		return nil, errors.New("client: Config.Socket is empty")
+	var names []string
+	if cfg.Socket != "" {
+		names = append(names, "unix:"+cfg.Socket)
+	}
+	names = append(names, cfg.Endpoints...)
+	if len(names) == 0 {
+		return nil, errors.New("client: no endpoint: Config.Socket and Config.Endpoints are empty")
+	}
+	eps := make([]endpoint, 0, len(names))
+	for _, n := range names {
+		ep, err := parseEndpoint(n, cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, ep)
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 2 * time.Second
@@ -81,7 +147,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &Client{cfg: cfg}, nil
+	return &Client{cfg: cfg, eps: eps, dials: make([]sync.Mutex, len(eps)), sess: make([]*session, len(eps))}, nil
 }
 
 // Dial returns a Client connected to the daemon at socket.
@@ -90,7 +156,7 @@ func Dial(ctx context.Context, socket string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.session(ctx); err != nil {
+	if _, err := c.session(ctx, 0); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -113,6 +179,17 @@ func (c *Client) SetPass(ctx context.Context, user, server, password string) (bo
 
 // Do sends req and waits for its answer, at most until ctx ends (or
 // Config.Timeout when ctx has no deadline).
+//
+// With several endpoints, req goes on to the next only when the daemon
+// cannot have acted on it: it could not be reached (connection or TLS
+// errors, a dial timeout), the connection broke before req was written,
+// or it answered with a temporary failure that asks no helper
+// (ErrUnavailable, ErrOverloaded, ErrDaemonClosing). Any other answer,
+// yes, no or an error, is final. A request that was written and then
+// lost (the connection broke, or ctx ended, before its answer) is never
+// sent again, to this daemon or another: the daemon may have asked a
+// helper and counted a failed login, and asking again would count it
+// twice. isuser alone, which changes and counts nothing, is.
 func (c *Client) Do(ctx context.Context, req framing.Request) (bool, error) {
 	if err := req.Validate(); err != nil {
 		return false, err
@@ -122,90 +199,235 @@ func (c *Client) Do(ctx context.Context, req framing.Request) (bool, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	for attempt := 0; ; attempt++ {
-		s, err := c.session(ctx)
-		if err != nil {
-			return false, err
-		}
-		yes, sent, err := s.do(ctx, c.nextID.Add(1), req)
-		if !errors.Is(err, errBroken) {
+	start := c.current()
+	var errs []error
+	for k := range len(c.eps) {
+		i := (start + k) % len(c.eps)
+		yes, err, next := c.doAt(ctx, i, req)
+		if !next {
+			if err == nil {
+				c.setCurrent(i)
+			}
 			return yes, err
 		}
-		c.drop(s)
-		<-s.done // its reader is gone before the next connection
-		if attempt > 0 || (sent && !req.Op.Idempotent()) || ctx.Err() != nil {
-			return false, fmt.Errorf("%w: %w", ErrConnection, err)
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return false, failed(errs)
+}
+
+// doAt asks endpoint i; next says the request may go on to another.
+func (c *Client) doAt(ctx context.Context, i int, req framing.Request) (yes bool, err error, next bool) {
+	ep := c.eps[i].name
+	for attempt := 0; ; attempt++ {
+		s, err := c.session(ctx, i)
+		if err != nil {
+			return false, err, !errors.Is(err, ErrClosed)
+		}
+		yes, sent, err := s.do(ctx, c.nextID.Add(1), req)
+		switch {
+		case err == nil:
+			return yes, nil, false
+		case errors.Is(err, errBroken):
+			c.drop(i, s)
+			<-s.done // its reader is gone before the next connection
+			if sent && req.Op != framing.OpIsUser {
+				return false, fmt.Errorf("%w: %s: %w", ErrAnswerLost, ep, err), false
+			}
+			// Not written (or harmless to repeat): once more here, as the
+			// daemon may have restarted, then the next endpoint.
+			if attempt == 0 && ctx.Err() == nil {
+				continue
+			}
+			return false, fmt.Errorf("%w: %s: %w", ErrConnection, ep, err), true
+		case temporary(err):
+			return false, fmt.Errorf("%s: %w", ep, err), true
+		default:
+			return false, err, false
 		}
 	}
 }
 
-// Status asks the daemon for its status report: one JSON object, as
-// "authpool status --json" prints it.
+// temporary reports whether err is an answer that no helper was asked
+// for, which another daemon may answer.
+func temporary(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOverloaded) || errors.Is(err, ErrDaemonClosing)
+}
+
+// multiError is every endpoint's failure; errors.Is sees each.
+type multiError []error
+
+func (m multiError) Error() string {
+	parts := make([]string, len(m))
+	for i, e := range m {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (m multiError) Unwrap() []error { return m }
+
+func failed(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return multiError(errs)
+}
+
+func (c *Client) current() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+func (c *Client) setCurrent(i int) {
+	c.mu.Lock()
+	c.cur = i
+	c.mu.Unlock()
+}
+
+// Status asks a daemon for its status report: one JSON object, as
+// "authpool status --json" prints it. It asks the endpoint that answered
+// last, or the next that can be reached.
 func (c *Client) Status(ctx context.Context) (json.RawMessage, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	s, err := c.session(ctx)
-	if err != nil {
-		return nil, err
+	start := c.current()
+	var errs []error
+	for k := range len(c.eps) {
+		i := (start + k) % len(c.eps)
+		s, err := c.session(ctx, i)
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return nil, err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		body, err := s.status(ctx, strconv.FormatUint(c.nextID.Add(1), 10))
+		if err != nil && !errors.As(err, new(ctxError)) {
+			c.drop(i, s)
+			err = fmt.Errorf("%w: %s: %w", ErrConnection, c.eps[i].name, err)
+		}
+		return body, err
 	}
-	id := strconv.FormatUint(c.nextID.Add(1), 10)
+	return nil, failed(errs)
+}
+
+// status asks s for the status report.
+func (s *session) status(ctx context.Context, id string) (json.RawMessage, error) {
 	r, err := s.exchange(ctx, id, []byte(id+" status\n"))
 	if err != nil {
-		if !errors.As(err, new(ctxError)) {
-			c.drop(s)
-			err = fmt.Errorf("%w: %w", ErrConnection, err)
-		}
 		return nil, err
 	}
 	body, ok := strings.CutPrefix(r.raw, "status ")
 	if !ok {
-		return nil, fmt.Errorf("%w: the daemon does not report status", ErrConnection)
+		return nil, errors.New("the daemon does not report status")
 	}
 	return json.RawMessage(body), nil
 }
 
-// session returns the live connection, making one if needed.
-func (c *Client) session(ctx context.Context) (*session, error) {
+// session returns endpoint i's live connection, making one if needed.
+func (c *Client) session(ctx context.Context, i int) (*session, error) {
+	c.dials[i].Lock()
+	defer c.dials[i].Unlock()
+	c.mu.Lock()
+	closed, s := c.closed, c.sess[i]
+	c.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if s != nil && !s.isDead() {
+		return s, nil
+	}
+	s, err := c.dial(ctx, c.eps[i])
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
+		s.close(ErrClosed)
+		<-s.done
 		return nil, ErrClosed
 	}
-	if c.sess != nil && !c.sess.isDead() {
-		return c.sess, nil
-	}
-	d := net.Dialer{Timeout: c.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "unix", c.cfg.Socket)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConnection, err)
-	}
-	c.sess = newSession(nc)
-	return c.sess, nil
+	c.sess[i] = s
+	return s, nil
 }
 
-// drop forgets s if it is still the current session.
-func (c *Client) drop(s *session) {
+// dial connects to ep. A TLS connection is proved admitted before it is
+// used: in TLS 1.3 the client's handshake ends before the daemon has
+// checked its certificate, so a refusal would otherwise come only after
+// a request was written, which is then never sent elsewhere. A status
+// request, which asks no helper, is the proof.
+func (c *Client) dial(ctx context.Context, ep endpoint) (*session, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(dctx, ep.net, ep.addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnection, ep.name, err)
+	}
+	if ep.tls == nil {
+		return newSession(nc), nil
+	}
+	tc := tls.Client(nc, ep.tls)
+	if err := tc.HandshakeContext(dctx); err != nil {
+		nc.Close()
+		return nil, tlsError(ep, err)
+	}
+	s := newSession(tc)
+	if _, err := s.status(dctx, "0"); err != nil {
+		s.close(err)
+		<-s.done
+		if dead := s.cause(); dead != nil {
+			err = dead
+		}
+		return nil, tlsError(ep, err)
+	}
+	return s, nil
+}
+
+// ErrCertRefused is a TLS daemon refusing this client's certificate.
+var ErrCertRefused = errors.New("the daemon refused this client's certificate (not signed by its --tls-client-ca, or its CN not on --tls-allow-cn)")
+
+// tlsError says what went wrong reaching a TLS endpoint, naming a
+// refused certificate as such.
+func tlsError(ep endpoint, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" {
+		return fmt.Errorf("%w: %s: %w: %w", ErrConnection, ep.name, ErrCertRefused, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrConnection, ep.name, err)
+}
+
+// drop forgets s if it is still endpoint i's session.
+func (c *Client) drop(i int, s *session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sess == s {
-		c.sess = nil
+	if c.sess[i] == s {
+		c.sess[i] = nil
 	}
 }
 
-// Close closes the connection; requests in flight fail with ErrClosed.
-// It returns once the connection's reader has stopped.
+// Close closes the connections; requests in flight fail with ErrClosed.
+// It returns once the connections' readers have stopped.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	s := c.sess
-	c.sess = nil
+	ss := c.sess
+	c.sess = make([]*session, len(c.eps))
 	c.mu.Unlock()
-	if s != nil {
-		s.close(ErrClosed)
-		<-s.done
+	for _, s := range ss {
+		if s != nil {
+			s.close(ErrClosed)
+			<-s.done
+		}
 	}
 	return nil
 }
@@ -228,6 +450,13 @@ func newSession(nc net.Conn) *session {
 	s := &session{nc: nc, pending: make(map[string]chan reply), done: make(chan struct{})}
 	go s.readLoop()
 	return s
+}
+
+// cause is why the session ended; nil while alive.
+func (s *session) cause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dead
 }
 
 func (s *session) isDead() bool {

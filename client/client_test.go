@@ -90,29 +90,12 @@ func TestConcurrentOverOneConnection(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.sock")
 	startDaemon(t, path)
 	c := newClient(t, path)
-	var wg sync.WaitGroup
-	errs := make(chan error, 400)
-	for i := range 400 {
-		wg.Go(func() {
-			user := fmt.Sprint("u", i)
-			if i%10 == 0 {
-				user = "slow"
-			}
-			pw, want := "pw-"+user, true
-			if i%3 == 0 {
-				pw, want = "wrong", false
-			}
-			got, err := c.Auth(context.Background(), user, "example.com", pw)
-			if err != nil || got != want {
-				errs <- fmt.Errorf("%s: %v, %v; want %v", user, got, err, want)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	authMany(t, c, 400, func(i int) string {
+		if i%10 == 0 {
+			return "slow"
+		}
+		return fmt.Sprint("u", i)
+	})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sess == nil {
@@ -184,5 +167,31 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := Dial(context.Background(), filepath.Join(t.TempDir(), "none")); !errors.Is(err, ErrConnection) {
 		t.Fatalf("Dial to nothing: %v", err)
+	}
+}
+
+// authMany sends n auth requests at once, for user(i), every third with a
+// wrong password, and checks each answer.
+func authMany(t *testing.T, c *Client, n int, user func(int) string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			u := user(i)
+			pw, want := "pw-"+u, true
+			if i%3 == 0 {
+				pw, want = "wrong", false
+			}
+			got, err := c.Auth(context.Background(), u, "example.com", pw)
+			if err != nil || got != want {
+				errs <- fmt.Errorf("%s: %v, %v; want %v", u, got, err, want)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -121,7 +121,7 @@ func (s *Server) Serve(l net.Listener) error { return s.serve(l, lineCodec{}) }
 func (s *Server) ServeEjabberd(l net.Listener) error { return s.serve(l, frameCodec{}) }
 
 func (s *Server) serve(nl net.Listener, cd codec) error {
-	l := NewGate(nl, GateConfig{
+	return s.serveGated(NewGate(nl, GateConfig{
 		AllowUIDs:      s.cfg.AllowUIDs,
 		AllowGIDs:      s.cfg.AllowGIDs,
 		MaxConnections: s.cfg.MaxConnections,
@@ -129,7 +129,12 @@ func (s *Server) serve(nl net.Listener, cd codec) error {
 		Budget:         s.cfg.Budget,
 		Logger:         s.log,
 		peer:           s.cfg.peer,
-	})
+	}), cd, nil)
+}
+
+// serveGated serves l; wrap, when set, makes each admitted connection what
+// is served (nil: refused, and already closed).
+func (s *Server) serveGated(l *Gate, cd codec, wrap func(net.Conn) net.Conn) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -152,6 +157,11 @@ func (s *Server) serve(nl net.Listener, cd codec) error {
 				return ErrServerClosed
 			}
 			return err
+		}
+		if wrap != nil {
+			if nc = wrap(nc); nc == nil {
+				continue
+			}
 		}
 		s.start(nc, cd)
 	}

@@ -62,6 +62,7 @@ type connectSettings struct {
 	timeout  time.Duration
 	logFile  string
 	logLevel string
+	ends     endpointFlags
 }
 
 func (s *connectSettings) register(fs *flag.FlagSet) {
@@ -71,6 +72,7 @@ func (s *connectSettings) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.timeout, "timeout", 0, "longest time from reading a request to writing its answer, reaching the daemon included; keep it below the caller's own timeout (0: 3s for generic, below Prosody's 5s external_auth_timeout; 20s for ejabberd, below its fixed 30s)")
 	fs.StringVar(&s.logFile, "log-file", "", "append logs to this file; without it logs go to stderr, or nowhere when stderr is a terminal (it is the caller's pty, read as answers)")
 	fs.StringVar(&s.logLevel, "log-level", "warn", "debug, info, warn or error")
+	s.ends.register(fs)
 }
 
 // parseConnectSettings layers flags, environment and config file.
@@ -107,6 +109,7 @@ func parseConnectSettings(args []string, usageOut io.Writer) (*connectSettings, 
 	if err := checkNumbers(fs); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(fl *flag.Flag) { s.ends.socketSet = s.ends.socketSet || fl.Name == "socket" })
 	return s, nil
 }
 
@@ -165,7 +168,11 @@ func connect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return fail(err)
 	}
-	c, err := client.New(client.Config{Socket: s.socket, DialTimeout: timeout})
+	ccfg, err := s.ends.clientConfig(s.socket, timeout)
+	if err != nil {
+		return fail(err)
+	}
+	c, err := client.New(ccfg)
 	if err != nil {
 		return fail(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -168,11 +169,14 @@ func TestConnectSettings(t *testing.T) {
 	}{
 		{name: "file under env under flags", args: []string{"--config", file, "--socket", "/from/flag.sock"},
 			env:  map[string]string{"AUTHPOOL_SOCKET": "/from/env.sock", "AUTHPOOL_TIMEOUT": "2s"},
-			want: connectSettings{socket: "/from/flag.sock", timeout: 2 * time.Second, logLevel: "error", protocol: "generic"}},
+			want: connectSettings{socket: "/from/flag.sock", timeout: 2 * time.Second, logLevel: "error", protocol: "generic", ends: endpointFlags{socketSet: true}}},
 		{name: "file named by the environment", env: map[string]string{"AUTHPOOL_CONNECT_CONFIG": file},
-			want: connectSettings{socket: "/from/file.sock", timeout: 4 * time.Second, logLevel: "error", protocol: "generic"}},
+			want: connectSettings{socket: "/from/file.sock", timeout: 4 * time.Second, logLevel: "error", protocol: "generic", ends: endpointFlags{socketSet: true}}},
 		{name: "environment alone", env: map[string]string{"AUTHPOOL_CONNECT_CONFIG": "/dev/null", "AUTHPOOL_PROTOCOL": "ejabberd", "AUTHPOOL_LOG_FILE": "/x.log"},
 			want: connectSettings{socket: defaultSocket(), protocol: "ejabberd", logFile: "/x.log", logLevel: "warn"}},
+		{name: "endpoints", args: []string{"--config", "/dev/null", "--endpoint", "unix:/a.sock", "--endpoint", "tls://h:1", "--tls-cert", "c", "--tls-key", "k", "--tls-ca", "ca"},
+			want: connectSettings{socket: defaultSocket(), protocol: "generic", logLevel: "warn",
+				ends: endpointFlags{endpoints: multiFlag{"unix:/a.sock", "tls://h:1"}, cert: "c", key: "k", ca: "ca"}}},
 		{name: "a named file must exist", args: []string{"--config", filepath.Join(dir, "missing.toml")}, wantErr: "missing.toml"},
 		{name: "keys are connect's flags", args: []string{"--config", bad}, wantErr: `key "command": unknown key (keys are the flags of authpool connect`},
 		{name: "bad environment value", env: map[string]string{"AUTHPOOL_CONNECT_CONFIG": "/dev/null", "AUTHPOOL_TIMEOUT": "soon"}, wantErr: "environment AUTHPOOL_TIMEOUT"},
@@ -194,7 +198,7 @@ func TestConnectSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 			got.config = ""
-			if *got != tt.want {
+			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("settings %+v, want %+v", *got, tt.want)
 			}
 		})

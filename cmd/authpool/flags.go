@@ -16,6 +16,7 @@ import (
 
 	"github.com/authpool/authpool/framing"
 	authpoold "github.com/authpool/authpool/internal/daemon"
+	"github.com/authpool/authpool/internal/secretfile"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/ptyproc"
 	"github.com/authpool/authpool/server"
@@ -63,6 +64,7 @@ type serveFlags struct {
 	logLevel       string
 	logFormat      string
 	shutdown       time.Duration
+	tls            tlsFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -103,6 +105,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
+	f.tls.register(fs)
 }
 
 // registerPool registers the flags that set up the pool and its helpers:
@@ -245,6 +248,10 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 	if err != nil {
 		return authpoold.Config{}, err
 	}
+	tlsFiles, err := f.tls.files()
+	if err != nil {
+		return authpoold.Config{}, err
+	}
 	clientTimeout := f.clientTimeout
 	if clientTimeout == 0 {
 		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
@@ -257,6 +264,8 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 		EjabberdSocket:        f.ejabberdSocket,
 		HTTP:                  f.http,
 		Metrics:               f.metrics,
+		ListenTLS:             f.tls.listen,
+		TLS:                   tlsFiles,
 		AllowUIDs:             f.allowUIDs.ids,
 		AllowGIDs:             f.allowGIDs.ids,
 		ClientTimeout:         clientTimeout,
@@ -310,24 +319,7 @@ func (f *serveFlags) httpCredentials() (func() (string, error), error) {
 
 // readSecretFile reads a file that holds a secret, refusing one every
 // user can read: the secret would be no secret.
-func readSecretFile(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Mode().Perm()&0o004 != 0 {
-		return nil, fmt.Errorf("%s is readable by every user (mode %#o): chmod o-r it", path, fi.Mode().Perm())
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return io.ReadAll(io.LimitReader(fh, 64<<10))
-}
+func readSecretFile(path string) ([]byte, error) { return secretfile.Read(path, 64<<10) }
 
 // connLimits checks --max-connections and --max-connections-per-peer and
 // returns them with their defaults applied.

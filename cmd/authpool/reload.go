@@ -31,6 +31,10 @@ func reloadConfig(args []string, cur *serveFlags, log *slog.Logger) (authpoold.R
 	if err != nil {
 		return authpoold.Reloaded{}, err
 	}
+	tlsFiles, err := next.tls.files()
+	if err != nil {
+		return authpoold.Reloaded{}, err
+	}
 	for name, changed := range map[string]bool{
 		"socket":          next.socket != cur.socket,
 		"socket-mode":     next.sockMode != cur.sockMode,
@@ -38,6 +42,7 @@ func reloadConfig(args []string, cur *serveFlags, log *slog.Logger) (authpoold.R
 		"ejabberd-socket": next.ejabberdSocket != cur.ejabberdSocket,
 		"http":            next.http != cur.http,
 		"metrics":         next.metrics != cur.metrics,
+		"listen-tls":      next.tls.listen != cur.tls.listen,
 		"mode":            next.mode != cur.mode,
 		"queue":           next.queue != cur.queue,
 		"allow-uid":       !slices.Equal(next.allowUIDs.ids, cur.allowUIDs.ids),
@@ -50,5 +55,5 @@ func reloadConfig(args []string, cur *serveFlags, log *slog.Logger) (authpoold.R
 			log.Warn("setting changed, but only a restart applies it", "setting", name)
 		}
 	}
-	return authpoold.Reloaded{Pool: cfg, Level: lv}, nil
+	return authpoold.Reloaded{Pool: cfg, Level: lv, TLS: tlsFiles}, nil
 }

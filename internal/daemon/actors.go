@@ -89,6 +89,9 @@ func (d *Daemon) actors(ctx context.Context, sig <-chan os.Signal, p *pool.Pool,
 	if ls.ejabberd != nil {
 		g.Add(func() error { return srv.ServeEjabberd(ls.ejabberd) }, stopFronts)
 	}
+	if ls.tls != nil {
+		g.Add(func() error { return srv.ServeTLS(ls.tls, d.tls) }, stopFronts)
+	}
 	for _, f := range fronts {
 		g.Add(f.serve, stopFronts)
 	}
@@ -133,6 +136,15 @@ func (d *Daemon) reload(ctx context.Context, p *pool.Pool, adm *admission) {
 	if err != nil {
 		log.Error("reload failed; keeping the running configuration", "err", err)
 		return
+	}
+	if d.tls != nil {
+		// Before the helpers, and whatever becomes of them: certificates
+		// and the allow list stand on their own.
+		if err := d.tls.Reload(next.TLS); err != nil {
+			log.Error("TLS reload failed; keeping the running certificates and allow list", "err", err)
+		} else {
+			log.Info("TLS certificates and allow list reloaded", "allow_cn", next.TLS.AllowCN)
+		}
 	}
 	next.Pool.Logger = nil // the pool keeps its own
 	if err := p.Reconfigure(ctx, next.Pool); err != nil {

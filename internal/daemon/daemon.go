@@ -46,6 +46,10 @@ type Config struct {
 	// Metrics, when set, serves /metrics, /healthz and /status on
 	// HOST:PORT (loopback only) or unix:/PATH.
 	Metrics string
+	// ListenTLS, when set, serves the native protocol over mutual TLS on
+	// this HOST:PORT, any address: TLS names the files, all required.
+	ListenTLS string
+	TLS       server.TLSFiles
 
 	// AllowUIDs and AllowGIDs, when either is set, admit only the peers
 	// they list, on every listener (server.GateConfig).
@@ -99,6 +103,8 @@ type Config struct {
 type Reloaded struct {
 	Pool  pool.Config
 	Level slog.Level
+	// TLS is reloaded from its files when there is a TLS listener.
+	TLS server.TLSFiles
 }
 
 // Daemon is authpool serve: the helpers, the listeners and everything
@@ -108,6 +114,7 @@ type Daemon struct {
 	log     *slog.Logger
 	started time.Time
 	ran     sync.Once
+	tls     *server.TLS // the TLS listener's, reloaded on SIGHUP; nil without one
 }
 
 // ErrRunTwice is returned by a second call of Run.
@@ -205,6 +212,11 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 		return err
 	}
 	undo.add(ls.close) // each server closes its own too, removing its socket file
+	if ls.tls != nil {
+		if d.tls, err = server.NewTLS(cfg.TLS); err != nil {
+			return err
+		}
+	}
 	creds, err := d.httpCredentials(ls.http != nil)
 	if err != nil {
 		return err
@@ -287,6 +299,10 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 	socket := ls.main.Addr().String()
 	if abs, err := filepath.Abs(socket); err == nil {
 		socket = abs
+	}
+	if ls.tls != nil {
+		log.Info("serving the native protocol over mutual TLS", "addr", ls.tls.Addr().String(),
+			"client_ca", cfg.TLS.ClientCA, "allow_cn", cfg.TLS.AllowCN)
 	}
 	log.Info("authpool serving", "socket", socket, "helper", pc.Command[0],
 		"processes", pc.Processes, "protocol", pc.Protocol, "mode", pc.Mode,

@@ -18,12 +18,15 @@ import (
 // listeners are the daemon's open listeners.
 type listeners struct {
 	main, ejabberd, http, metrics net.Listener
+	// tls is the mutual-TLS listener (--listen-tls): TCP on any address,
+	// since client certificates, not the network, guard it.
+	tls net.Listener
 }
 
 // count returns how many listeners are open.
 func (ls *listeners) count() int {
 	n := 0
-	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics} {
+	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics, ls.tls} {
 		if l != nil {
 			n++
 		}
@@ -42,7 +45,7 @@ func (ls *listeners) tcp() bool {
 }
 
 func (ls *listeners) close() {
-	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics} {
+	for _, l := range []net.Listener{ls.main, ls.ejabberd, ls.http, ls.metrics, ls.tls} {
 		if l != nil {
 			l.Close()
 		}
@@ -89,6 +92,7 @@ func (d *Daemon) listen() (*listeners, error) {
 		{&ls.ejabberd, "ejabberd-socket", cfg.EjabberdSocket, func() (net.Listener, error) { return server.ListenUnix(cfg.EjabberdSocket, mode, gid) }},
 		{&ls.http, "http", cfg.HTTP, func() (net.Listener, error) { return listenHTTP(cfg.HTTP, mode, gid, whyLoopback["http"]) }},
 		{&ls.metrics, "metrics", cfg.Metrics, func() (net.Listener, error) { return listenHTTP(cfg.Metrics, mode, gid, whyLoopback["metrics"]) }},
+		{&ls.tls, "listen-tls", cfg.ListenTLS, func() (net.Listener, error) { return net.Listen("tcp", cfg.ListenTLS) }},
 		{&ls.main, "socket", cfg.Socket, func() (net.Listener, error) { return server.ListenUnix(cfg.Socket, mode, gid) }},
 	}
 	for _, s := range steps {
