@@ -63,6 +63,7 @@ type serveFlags struct {
 	logLevel       string
 	logFormat      string
 	shutdown       time.Duration
+	penalty        penaltyFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -103,6 +104,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
+	f.penalty.register(fs)
 }
 
 // registerPool registers the flags that set up the pool and its helpers:
@@ -268,6 +270,7 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 		NegativeCacheTTL:      f.negCacheTTL,
 		CacheSize:             f.cacheSize,
 		ShutdownTimeout:       f.shutdown,
+		Penalty:               f.penalty.config(),
 		Logger:                log,
 	}, nil
 }

@@ -135,6 +135,15 @@ func New(cfg Config) (*Daemon, error) {
 	case cfg.ShutdownTimeout < 0:
 		return nil, errors.New("--shutdown-timeout cannot be negative")
 	}
+	if !cfg.Penalty.Off {
+		// Refused here, before anything starts, rather than once the
+		// helpers are up. The Guard allocates its tables as keys come.
+		probe := cfg.Penalty
+		probe.Next = (*pool.Pool)(nil) // never asked
+		if _, err := penalty.New(probe); err != nil {
+			return nil, fmt.Errorf("--penalty-*: %w", err)
+		}
+	}
 	if cfg.SocketMode == 0 {
 		cfg.SocketMode = 0o600
 	}
@@ -252,13 +261,13 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 	}
 	// The Guard goes in front of the cache: a cached yes is the answer a
 	// guesser is after, and must wait out the penalties as well.
-	pen := cfg.Penalty
-	pen.Next, pen.Logger = doer, log
-	guard, err := penalty.New(pen)
-	if err != nil {
-		return fmt.Errorf("--penalty-*: %w", err)
-	}
-	if !pen.Off {
+	if !cfg.Penalty.Off {
+		pen := cfg.Penalty
+		pen.Next, pen.Logger = doer, log
+		guard, err := penalty.New(pen)
+		if err != nil {
+			return fmt.Errorf("--penalty-*: %w", err)
+		}
 		doer = guard
 		m.WatchPenalty(guard.Stats)
 	}
