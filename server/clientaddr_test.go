@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/penalty"
 )
 
 // addrRecorder answers yes and keeps the client address of each request,
@@ -113,6 +114,46 @@ func TestHTTPClientAddress(t *testing.T) {
 	for _, u := range []string{"e", "f", "g"} {
 		if _, ok := rec.addr(u); ok {
 			t.Errorf("user %s: a request with a bad ip reached the pool", u)
+		}
+	}
+}
+
+// errDoer fails every request with err.
+type errDoer struct{ err error }
+
+func (d errDoer) Do(context.Context, framing.Request) (bool, error) { return false, d.err }
+
+// TestPenaltyErrorsAreTemporary: a check the guessing defence ended
+// (its penalty outlasted the deadline, or its line was full) is a
+// temporary failure wherever the protocol can say so, never "no":
+// native timeout or overloaded, HTTP 504 or 503; generic lines and
+// ejabberd frames have only 0.
+func TestPenaltyErrorsAreTemporary(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		native string
+		status int
+	}{
+		{penalty.ErrPenalised, "1 error timeout", 504},
+		{penalty.ErrBusy, "1 error overloaded", 503},
+		{fmt.Errorf("penalty: waiting for earlier attempts: %w", context.DeadlineExceeded), "1 error timeout", 504},
+	} {
+		_, path := serveWith(t, Config{Pool: errDoer{tc.err}}, (*Server).Serve)
+		c := dial(t, path)
+		br := bufio.NewReader(c)
+		fmt.Fprint(c, "1 from=192.0.2.7 auth:a:x:p\nauth:a:x:p\n")
+		got := readLines(t, br, 2)
+		if !strings.HasPrefix(got[0], "1 ") {
+			got[0], got[1] = got[1], got[0] // a native answer comes when ready
+		}
+		if !strings.HasPrefix(got[0], tc.native) || got[1] != "0" {
+			t.Errorf("%v: native %q, generic %q; want %q and 0", tc.err, got[0], got[1], tc.native)
+		}
+		h, _ := NewHTTPHandler(HTTPConfig{Pool: errDoer{tc.err}, InsecureNoAuth: true})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/check_password?user=a&server=x&pass=p&ip=192.0.2.7", nil))
+		if w.Code != tc.status {
+			t.Errorf("%v: HTTP %d, want %d", tc.err, w.Code, tc.status)
 		}
 	}
 }

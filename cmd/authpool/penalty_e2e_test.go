@@ -129,6 +129,12 @@ func guess(t *testing.T, socket string, conns int, from string, native bool, run
 				if line == fmt.Sprintf("%d 0", n) && time.Now().Before(end) {
 					answered.Add(1)
 				}
+				// A penalised check that cannot be answered in time is a
+				// temporary failure, never a no (docs/PROTOCOL.md).
+				id := strconv.Itoa(n) + " "
+				if native && line != id+"0" && !strings.HasPrefix(line, id+"error timeout") && !strings.HasPrefix(line, id+"error overloaded") {
+					t.Errorf("a guess answered %q", line)
+				}
 			}
 		})
 	}
