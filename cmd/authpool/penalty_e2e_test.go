@@ -361,3 +361,24 @@ func TestPenaltyFail2banOnDaemonLog(t *testing.T) {
 		})
 	}
 }
+
+// TestPenaltyBeforeCache: with the answer cache on, a guesser's right
+// guess answered from the cache still waits out its penalty: the Guard
+// is in front of the cache, where a cached yes cannot slip past it.
+func TestPenaltyBeforeCache(t *testing.T) {
+	d, metrics := penaltyDaemon(t, "--cache-ttl", "1m", "--negative-cache-ttl", "1m")
+	c, r := dialBounded(t, d.socket, 30*time.Second)
+	login(t, c, r, 1, "from=198.51.100.1 auth:alice:example.com:wonderland") // cached yes
+	if a, err := nativeAsk(c, r, 2, "from=192.0.2.9 auth:alice:example.com:"+secretMark); err != nil || a != "2 0" {
+		t.Fatalf("guess: %q, %v", a, err)
+	}
+	before := metrics()["authpool_penalty_delayed_total"]
+	login(t, c, r, 3, "from=192.0.2.9 auth:alice:example.com:wonderland")
+	m := metrics()
+	if m["authpool_penalty_delayed_total"] != before+1 {
+		t.Errorf("the guesser's right password, cached, was delayed %v times; want once", m["authpool_penalty_delayed_total"]-before)
+	}
+	if m["authpool_cache_hits_total"] < 1 {
+		t.Errorf("no cache hit: the test proves nothing (hits %v)", m["authpool_cache_hits_total"])
+	}
+}
