@@ -183,7 +183,7 @@ func TestPenaltyGuessingNative(t *testing.T) {
 
 	// With the guesser gone, bob's logins add no delay: his keys hold no
 	// penalty, whatever the clock says.
-	waitFor(t, "the guesser's attempts to leave their lines", func() bool { return metrics()["authpool_penalty_in_line"] == 0 })
+	within(t, "the guesser's attempts to leave their lines", func() bool { return metrics()["authpool_penalty_in_line"] == 0 })
 	before := metrics()["authpool_penalty_delayed_total"]
 	c, r = dialBounded(t, d.socket, 10*time.Second)
 	for n := range 20 {
@@ -192,18 +192,6 @@ func TestPenaltyGuessingNative(t *testing.T) {
 	}
 	if after := metrics()["authpool_penalty_delayed_total"]; after != before {
 		t.Errorf("bob's 40 logins were delayed %v times", after-before)
-	}
-}
-
-// waitFor polls cond, bounded.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -239,7 +227,7 @@ func TestPenaltyGenericProtocol(t *testing.T) {
 	if asked > 20 || asked == 0 {
 		t.Errorf("16 generic connections got %v guesses checked in %v; want 1 to 20", asked, scaledRun)
 	}
-	waitFor(t, "the guesser's attempts to leave their lines", func() bool { return metrics()["authpool_penalty_in_line"] == 0 })
+	within(t, "the guesser's attempts to leave their lines", func() bool { return metrics()["authpool_penalty_in_line"] == 0 })
 	before := metrics()["authpool_penalty_delayed_total"]
 	c := d.dial()
 	for range 20 {
