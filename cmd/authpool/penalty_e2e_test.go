@@ -24,6 +24,14 @@ import (
 // --penalty-user-max 200ms, a 3 s run) and assert the same bounds: the
 // penalties double from base to max either way, so the answers in the run
 // are the same in number (5 from one address: at 0, 0.2, 0.6, 1.4, 2.9 s).
+// noPenalties turns the guessing defence off for the tests of something
+// else (pipelining, overload, bench, reload) that send many logins of a
+// few users, wrong passwords among them, over the generic protocol, with
+// no address: with the defence on, those logins run one at a time per
+// user and wait out penalties, which is the defence working, not the
+// behaviour those tests are about.
+var noPenalties = []string{"--penalty-base", "0"}
+
 var scaledPenalties = []string{"--penalty-base", "200ms", "--penalty-max", "1.5s", "--penalty-user-max", "200ms", "--penalty-window", "1m"}
 
 const (
