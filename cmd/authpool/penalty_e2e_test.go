@@ -2,12 +2,9 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 // The guessing defence end to end (issue 11), against a real daemon. The
@@ -315,14 +314,6 @@ func TestPenaltyOff(t *testing.T) {
 // per new wrong password from the guesser's address, and only that
 // address: not the repeated password, nor the failure with no address.
 func TestPenaltyFail2banOnDaemonLog(t *testing.T) {
-	regex, err := exec.LookPath("fail2ban-regex")
-	if err != nil {
-		t.Skip("fail2ban-regex not found: apt-get install fail2ban (.ci/run installs it) to test the daemon's log against the filter")
-	}
-	filter, err := filepath.Abs("../../contrib/fail2ban/filter.d/authpool.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			d, _ := penaltyDaemon(t, "--log-format", format)
@@ -340,17 +331,7 @@ func TestPenaltyFail2banOnDaemonLog(t *testing.T) {
 			}
 			login(t, c, r, 9, "from=192.0.2.77 auth:alice:example.com:wonderland")
 			d.stop()
-			file := filepath.Join(t.TempDir(), "authpool.log")
-			if err := os.WriteFile(file, []byte(d.logs.String()), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			out, err := exec.CommandContext(ctx, regex, "-o", "ip", file, filter).CombinedOutput()
-			if err != nil {
-				t.Fatalf("fail2ban-regex: %v\n%s", err, out)
-			}
-			got := strings.Join(strings.Fields(string(out)), " ")
+			got := strings.Join(testutil.Fail2banIPs(t, []byte(d.logs.String())), " ")
 			if want := "192.0.2.77 192.0.2.77 2001:db8:1:2::3"; got != want {
 				t.Errorf("fail2ban found %q, want %q in\n%s", got, want, d.logs.String())
 			}
