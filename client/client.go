@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,6 +166,15 @@ func Dial(ctx context.Context, socket string) (*Client, error) {
 // Auth asks whether password is user@server's password.
 func (c *Client) Auth(ctx context.Context, user, server, password string) (bool, error) {
 	return c.Do(ctx, framing.Request{Op: framing.OpAuth, User: user, Server: server, Password: password})
+}
+
+// AuthFrom asks whether password is user@server's password for a login
+// from addr, the XMPP client's address (not the caller's): the daemon
+// keys its guessing penalties on it, so a guesser elsewhere delays this
+// login by --penalty-user-max at most. An invalid addr means unknown, as
+// Auth. Daemons older than the from= token answer badrequest.
+func (c *Client) AuthFrom(ctx context.Context, user, server, password string, addr netip.Addr) (bool, error) {
+	return c.Do(ctx, framing.Request{Op: framing.OpAuth, User: user, Server: server, Password: password, Client: addr})
 }
 
 // IsUser asks whether user@server exists.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 )
 
@@ -12,7 +13,7 @@ import (
 // id, and its answer carries the same id, so answers may come back in any
 // order and failures can say what went wrong.
 //
-//	request:  ID SP op:user:server[:password] LF
+//	request:  ID SP [from=ADDR SP] op:user:server[:password] LF
 //	answer:   ID SP ( "1" | "0" | "error" SP KIND [SP MESSAGE] ) LF
 //
 // ID is 1 to 20 ASCII digits, chosen by the client and echoed as is.
@@ -71,14 +72,46 @@ func allDigits(b []byte) bool {
 }
 
 // AppendNativeRequest appends the native encoding of req with id, after
-// validating req.
+// validating req. A known req.Client goes in the from= token: the daemon
+// keys its penalties on it. No helper encoder ever writes it.
 func AppendNativeRequest(dst []byte, id uint64, req Request) ([]byte, error) {
 	if err := req.Validate(); err != nil {
 		return dst, err
 	}
 	dst = strconv.AppendUint(dst, id, 10)
 	dst = append(dst, ' ')
+	if req.Client.IsValid() {
+		dst = append(dst, nativeFrom...)
+		dst = req.Client.AppendTo(dst)
+		dst = append(dst, ' ')
+	}
 	return append(req.appendPayload(dst), '\n'), nil
+}
+
+// nativeFrom starts the optional token that gives the client's address
+// before a native payload. No operation name holds '=', so an old
+// daemon refuses such a line as an unknown operation rather than misread
+// it, and a payload without it means what it always did.
+const nativeFrom = "from="
+
+// CutNativeClient takes the optional "from=ADDR " token off the front of
+// a native payload: the address of the client the caller serves (the
+// XMPP client, never the caller itself). Without the token, addr is the
+// zero Addr and rest is payload. A token whose address does not parse,
+// or that nothing follows, is an error wrapping ErrBadRequest.
+func CutNativeClient(payload []byte) (addr netip.Addr, rest []byte, err error) {
+	if !bytes.HasPrefix(payload, []byte(nativeFrom)) {
+		return netip.Addr{}, payload, nil
+	}
+	tok, rest, ok := bytes.Cut(payload[len(nativeFrom):], []byte{' '})
+	if !ok || len(rest) == 0 {
+		return netip.Addr{}, nil, fmt.Errorf("%w: no request after from=", ErrBadRequest)
+	}
+	addr, err = netip.ParseAddr(string(tok))
+	if err != nil || addr.Zone() != "" {
+		return netip.Addr{}, nil, fmt.Errorf("%w: from= is not an IP address", ErrBadRequest)
+	}
+	return addr.Unmap(), rest, nil
 }
 
 // AppendNativeAnswer appends an answer line: yes or no when kind is empty,

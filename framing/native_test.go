@@ -2,8 +2,10 @@ package framing
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -109,6 +111,51 @@ func TestReadFrame(t *testing.T) {
 		p, err := ReadFrame(r)
 		if string(p) != w.payload || !errors.Is(err, w.err) {
 			t.Fatalf("frame %d: %q, %v; want %q, %v", i, p, err, w.payload, w.err)
+		}
+	}
+}
+
+// TestNativeFrom: the client's address rides in an optional from= token
+// that round-trips; a line without it reads as before; a bad address is
+// refused as a bad request, and never read as part of the payload.
+func TestNativeFrom(t *testing.T) {
+	req := Request{Op: OpAuth, User: "alice", Server: "example.com", Password: "pw"}
+	for _, tc := range []struct {
+		client netip.Addr
+		want   string
+	}{
+		{netip.Addr{}, "7 auth:alice:example.com:pw\n"},
+		{netip.MustParseAddr("192.0.2.7"), "7 from=192.0.2.7 auth:alice:example.com:pw\n"},
+		{netip.MustParseAddr("2001:db8::1"), "7 from=2001:db8::1 auth:alice:example.com:pw\n"},
+	} {
+		r := req
+		r.Client = tc.client
+		line, err := AppendNativeRequest(nil, 7, r)
+		if err != nil || string(line) != tc.want {
+			t.Errorf("AppendNativeRequest(%v) = %q, %v; want %q", tc.client, line, err, tc.want)
+			continue
+		}
+		_, payload, err := CutNativeID(bytes.TrimSuffix(line, []byte{'\n'}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, rest, err := CutNativeClient(payload)
+		if err != nil || addr != tc.client || string(rest) != "auth:alice:example.com:pw" {
+			t.Errorf("CutNativeClient(%q) = %v, %q, %v", payload, addr, rest, err)
+		}
+	}
+	for _, tc := range []struct{ payload, addr, rest string }{
+		{"from=::ffff:192.0.2.7 isuser:a:b", "192.0.2.7", "isuser:a:b"},
+		{"isuser:a:b", "invalid IP", "isuser:a:b"},
+	} {
+		addr, rest, err := CutNativeClient([]byte(tc.payload))
+		if err != nil || addr.String() != tc.addr || string(rest) != tc.rest {
+			t.Errorf("CutNativeClient(%q) = %v, %q, %v", tc.payload, addr, rest, err)
+		}
+	}
+	for _, bad := range []string{"from=", "from=192.0.2.7", "from=192.0.2.7 ", "from=host.example auth:a:b:c", "from=fe80::1%eth0 auth:a:b:c", "from= auth:a:b:c", "from=192.0.2.300 auth:a:b:c"} {
+		if _, _, err := CutNativeClient([]byte(bad)); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("CutNativeClient(%q): %v, want ErrBadRequest", bad, err)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/authpool/authpool/internal/testutil"
 )
 
 // daemonLogger is a logger as `authpool serve` makes one for
@@ -90,14 +92,6 @@ func failures(t *testing.T, g *Guard) (want []string, n int) {
 // client chooses makes it find another address. It runs fail2ban-regex,
 // from Debian's fail2ban package.
 func TestFail2banFilter(t *testing.T) {
-	regex, err := exec.LookPath("fail2ban-regex")
-	if err != nil {
-		t.Skip("fail2ban-regex not found: apt-get install fail2ban (.ci/run installs it) to test the fail2ban filter")
-	}
-	filter, err := filepath.Abs("../contrib/fail2ban/filter.d/authpool.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			var log bytes.Buffer
@@ -115,17 +109,7 @@ func TestFail2banFilter(t *testing.T) {
 			if lines := strings.Count(log.String(), "\n"); lines != n {
 				t.Errorf("%d lines for %d failures:\n%s", lines, n, log.String())
 			}
-			file := filepath.Join(t.TempDir(), "authpool.log")
-			if err := os.WriteFile(file, log.Bytes(), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			out, err := exec.CommandContext(ctx, regex, "-o", "ip", file, filter).CombinedOutput()
-			if err != nil {
-				t.Fatalf("fail2ban-regex: %v\n%s", err, out)
-			}
-			got := strings.Fields(string(out))
+			got := testutil.Fail2banIPs(t, log.Bytes())
 			if strings.Join(got, " ") != strings.Join(want, " ") {
 				t.Errorf("fail2ban found\n%q\nwant\n%q\nin\n%s", got, want, log.String())
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -233,7 +234,20 @@ func (c *conn) handle(id, payload []byte, n int, readErr error) (cl *call, alone
 	var r framing.Request
 	err := readErr
 	if err == nil {
-		r, err = c.parse(payload)
+		var client netip.Addr
+		if native {
+			// The address of the client the caller serves, never this
+			// connection's peer (that is the XMPP server).
+			var rest []byte
+			if client, rest, err = framing.CutNativeClient(payload); err != nil {
+				clear(payload) // it may hold a password all the same
+			}
+			payload = rest
+		}
+		if err == nil {
+			r, err = c.parse(payload)
+			r.Client = client
+		}
 	}
 	if err != nil {
 		c.logResult(r, false, err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -44,13 +45,16 @@ const maxForm = 4 * framing.MaxPayload
 // (authentication = "http", http_auth_url pointing at it). The operation is
 // the last path segment, so any prefix works:
 //
-//	GET  .../check_password?user=U&server=S&pass=P  200 "true" or "false"
+//	GET  .../check_password?user=U&server=S&pass=P[&ip=A]  200 "true" or "false"
 //	GET  .../user_exists?user=U&server=S             200 "true" or "false"
 //	POST .../set_password   user, server, pass       204, or 403 if refused
 //	POST .../register       user, server, pass       201, or 409 if it exists
 //	POST .../remove_user    user, server             204, or 404 if refused
 //
-// POST bodies are form-encoded (Prosody sends a misspelt content type, so
+// Every method takes an optional ip, the address of the XMPP client the
+// request is for (mod_auth_http sends none; other callers can), which the
+// guessing defence keys its penalties on; one that is not an IP address
+// answers 400. POST bodies are form-encoded (Prosody sends a misspelt content type, so
 // the type is not checked). A request that cannot be asked answers 400;
 // register and remove_user with generic-protocol helpers answer 501. When
 // no answer can be had, the status says why, never "false": 504 timeout,
@@ -146,6 +150,16 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if spec.op.HasPassword() {
 		req.Password = params.Get("pass")
 	}
+	if ip := params.Get("ip"); ip != "" {
+		// The XMPP client's address, which the caller knows and the
+		// penalties key on; never the HTTP peer's, which is the caller.
+		a, err := netip.ParseAddr(ip)
+		if err != nil || a.Zone() != "" {
+			h.reply(w, http.StatusBadRequest, "ip is not an IP address")
+			return
+		}
+		req.Client = a.Unmap()
+	}
 	var yes bool
 	err = req.Validate() // a pool validates too; this covers any Doer
 	if err == nil {
@@ -208,7 +222,7 @@ func (h *httpHandler) params(r *http.Request) (url.Values, error) {
 			return nil, err
 		}
 	}
-	for _, k := range []string{"user", "server", "pass"} {
+	for _, k := range []string{"user", "server", "pass", "ip"} {
 		if len(v[k]) > 1 {
 			return nil, errors.New("repeated parameter")
 		}

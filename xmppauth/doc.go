@@ -35,4 +35,15 @@
 // hooks have, with the same mapping. Both accept anything with an Auth
 // method of the pool's shape: *pool.Pool in process, *client.Client through
 // the daemon.
+//
+// # Password guessing
+//
+// authpool serve slows guessing down by itself (package penalty). A server
+// that embeds the pool puts a penalty.Guard in front of it and passes each
+// login's client address in framing.Request.Client (Example_penalty); one
+// that talks to the daemon passes it with client.Client.AuthFrom. Either
+// way a penalty that outlasts the login's deadline comes back as an error
+// wrapping result.ErrTimeout, so ResultOf makes it TemporaryAuthFailure:
+// the real user is never told the password is wrong because a guesser
+// raised its penalty.
 package xmppauth

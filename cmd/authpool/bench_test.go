@@ -56,7 +56,7 @@ func TestBenchTargets(t *testing.T) {
 			return []string{"--rate", "2000", "--processes", "2", "--", scripts(t, "sample.py")}
 		}, "pool", 2, false, true},
 		{"daemon socket", func(t *testing.T) []string {
-			d := startDaemon(t, "--processes", "2", "--", scripts(t, "sample.py"))
+			d := startDaemon(t, append(noPenalties, "--processes", "2", "--", scripts(t, "sample.py"))...)
 			return []string{"--socket", d.socket, "--concurrency", "8", "--connections", "2"}
 		}, "socket", 2, true, false},
 	}

@@ -148,7 +148,7 @@ for line in sys.stdin.buffer:
 `), 0o755)
 	// Each request asked once: a new helper's first yes answers are
 	// otherwise asked twice.
-	d := startDaemon(t, "--mode", "nonblocking", "--processes", "4", "--queue", "600", "--no-confirm-yes", "--", helper, trace)
+	d := startDaemon(t, append(noPenalties, "--mode", "nonblocking", "--processes", "4", "--queue", "600", "--no-confirm-yes", "--", helper, trace)...)
 	if err := os.Truncate(trace, 0); err != nil { // the start-up probe's line
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestPipelinedInOrder(t *testing.T) {
-	c := startDaemon(t, "--processes", "3", "--", scripts(t, "sample.py")).dial()
+	c := startDaemon(t, append(noPenalties, "--processes", "3", "--", scripts(t, "sample.py"))...).dial()
 	var lines []string
 	var want []string
 	for i := range 300 {
@@ -385,8 +385,8 @@ func TestCheckSaysWhyItCouldNotCheck(t *testing.T) {
 // is answered), every admitted request is answered right, and the daemon
 // serves normally when the flood stops, and again after a second flood.
 func TestOverload(t *testing.T) {
-	d := startDaemon(t, "--mode", "nonblocking", "--processes", "2", "--queue", "4", "--timeout", "5s",
-		"--", scripts(t, "misbehave.py"), "--slow-seconds", "0.2")
+	d := startDaemon(t, append(noPenalties, "--mode", "nonblocking", "--processes", "2", "--queue", "4", "--timeout", "5s",
+		"--", scripts(t, "misbehave.py"), "--slow-seconds", "0.2")...)
 	c := d.dial()
 	warm := c.ask("1 isuser:bob:example.com", "2 isuser:alice:example.com")
 	if warm[0] != "1 1" && warm[0] != "2 1" {

@@ -60,7 +60,7 @@ func TestEjabberdLogins(t *testing.T) {
 		t.Fatal(err)
 	}
 	socket := filepath.Join(dir, "authpool.sock")
-	daemonArgs := []string{"serve", "--socket", socket, "--socket-group", "ejabberd", "--processes", "2",
+	daemonArgs := []string{"serve", "--penalty-base", "0", "--socket", socket, "--socket-group", "ejabberd", "--processes", "2",
 		"--log-level", "debug", "--", helperCopy}
 	d := startBinaryDaemon(t, bin, daemonArgs...)
 

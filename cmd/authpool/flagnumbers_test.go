@@ -30,6 +30,11 @@ var zeroMeans = map[string]string{
 	"--negative-cache-ttl":       "not cached",
 	"--cache-size":               "",
 	"--shutdown-timeout":         "",
+	"--penalty-base":             "off",
+	"--penalty-max":              "",
+	"--penalty-window":           "",
+	"--penalty-user-max":         "",
+	"--penalty-max-keys":         "",
 	// bench's.
 	"--connections":    "concurrency, at most 16",
 	"--concurrency":    "--processes for a command, 16 otherwise",

@@ -65,6 +65,7 @@ type serveFlags struct {
 	logFormat      string
 	shutdown       time.Duration
 	tls            tlsFlags
+	penalty        penaltyFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -106,6 +107,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
 	f.tls.register(fs)
+	f.penalty.register(fs)
 }
 
 // registerPool registers the flags that set up the pool and its helpers:
@@ -277,6 +279,7 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 		NegativeCacheTTL:      f.negCacheTTL,
 		CacheSize:             f.cacheSize,
 		ShutdownTimeout:       f.shutdown,
+		Penalty:               f.penalty.config(),
 		Logger:                log,
 	}, nil
 }

@@ -103,7 +103,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "authpool.toml")
 	writeFile(t, conf, fmt.Sprintf("command = [%q]\nprocesses = 3\n", scripts(t, "sample.py")))
-	d := startDaemon(t, "--config", conf)
+	d := startDaemon(t, append(noPenalties, "--config", conf)...)
 	load := startSteadyLoad(t, d.socket, 6)
 	servedSince := func(n int) func() bool {
 		return func() bool { return load.count() > n }

@@ -213,7 +213,9 @@ func (c *ptyCaller) run(lines, want []string) {
 
 func TestConnectUnderCallerPTY(t *testing.T) {
 	socket := filepath.Join(t.TempDir(), "authpool.sock")
-	startDaemonOn(t, socket, "--processes", "2", "--", scripts(t, "sample.py"))
+	// noPenalties: hundreds of logins of four users, wrong ones among
+	// them, with no address.
+	startDaemonOn(t, socket, append(noPenalties, "--processes", "2", "--", scripts(t, "sample.py"))...)
 	env := []string{"AUTHPOOL_SOCKET=" + socket, "AUTHPOOL_LOG_LEVEL=debug"}
 	rng := rand.New(rand.NewPCG(1, 2))
 
@@ -274,7 +276,7 @@ func TestConnectUnderCallerPTY(t *testing.T) {
 // answer may ever arrive after the caller stopped waiting for it.
 func TestConnectUnderCallerPTYNeverLate(t *testing.T) {
 	socket := filepath.Join(t.TempDir(), "authpool.sock")
-	daemonArgs := []string{"--processes", "2", "--timeout", "5s", "--", scripts(t, "misbehave.py")}
+	daemonArgs := append(noPenalties, "--processes", "2", "--timeout", "5s", "--", scripts(t, "misbehave.py"))
 	d := startDaemonOn(t, socket, daemonArgs...)
 	outer := t
 	rng := rand.New(rand.NewPCG(3, 4))

@@ -16,7 +16,9 @@ import (
 // requests, so no request fails; a config that does not load, a command
 // that fails its probe, or a pool that refuses it, leaves the running one
 // as it was. Settings that need a restart (sockets, mode, queue, access
-// control, cache) are logged.
+// control, cache, penalties) are logged. Penalty settings take a restart,
+// which forgets every current penalty: the Guard cannot change its rules
+// under attempts already in line.
 func reloadConfig(args []string, cur *serveFlags, log *slog.Logger) (authpoold.Reloaded, error) {
 	log.Info("reloading", "config", cur.config)
 	next, fs, err := parseServeFlags(args, io.Discard)
@@ -50,6 +52,7 @@ func reloadConfig(args []string, cur *serveFlags, log *slog.Logger) (authpoold.R
 		"cache-ttl":       next.cacheTTL != cur.cacheTTL || next.negCacheTTL != cur.negCacheTTL || next.cacheSize != cur.cacheSize,
 		"client-timeout":  next.clientTimeout != cur.clientTimeout || next.maxConns != cur.maxConns,
 		"log-format":      next.logFormat != cur.logFormat,
+		"penalty-*":       next.penalty.changed(&cur.penalty),
 	} {
 		if changed {
 			log.Warn("setting changed, but only a restart applies it", "setting", name)

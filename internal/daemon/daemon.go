@@ -15,6 +15,7 @@ import (
 	"github.com/authpool/authpool/cache"
 	"github.com/authpool/authpool/internal/loglimit"
 	"github.com/authpool/authpool/metrics"
+	"github.com/authpool/authpool/penalty"
 	"github.com/authpool/authpool/pool"
 	"github.com/authpool/authpool/server"
 )
@@ -78,6 +79,13 @@ type Config struct {
 	CacheTTL, NegativeCacheTTL time.Duration
 	CacheSize                  int
 
+	// Penalty configures the guessing defence in front of the cache and
+	// the pool (package penalty): on by default, with its defaults; Off
+	// turns it off (--penalty-base 0). Its Next and Logger are the
+	// daemon's: the Logger is the unlimited one, since fail2ban must see
+	// every failure line.
+	Penalty penalty.Config
+
 	// ShutdownTimeout bounds a graceful shutdown: answering what was read,
 	// letting the helpers finish, then killing what is left. Zero means
 	// 10s.
@@ -133,6 +141,15 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, errors.New("--cache-ttl, --negative-cache-ttl and --cache-size cannot be negative")
 	case cfg.ShutdownTimeout < 0:
 		return nil, errors.New("--shutdown-timeout cannot be negative")
+	}
+	if !cfg.Penalty.Off {
+		// Refused here, before anything starts, rather than once the
+		// helpers are up. The Guard allocates its tables as keys come.
+		probe := cfg.Penalty
+		probe.Next = (*pool.Pool)(nil) // never asked
+		if _, err := penalty.New(probe); err != nil {
+			return nil, fmt.Errorf("--penalty-*: %w", err)
+		}
 	}
 	if cfg.SocketMode == 0 {
 		cfg.SocketMode = 0o600
@@ -253,6 +270,18 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 		}
 		doer = answers
 		m.WatchCache(answers.Stats)
+	}
+	// The Guard goes in front of the cache: a cached yes is the answer a
+	// guesser is after, and must wait out the penalties as well.
+	if !cfg.Penalty.Off {
+		pen := cfg.Penalty
+		pen.Next, pen.Logger = doer, log
+		guard, err := penalty.New(pen)
+		if err != nil {
+			return fmt.Errorf("--penalty-*: %w", err)
+		}
+		doer = guard
+		m.WatchPenalty(guard.Stats)
 	}
 	status := func() Status { return newStatus(d.started, p, answers) }
 	srv, err := server.New(server.Config{

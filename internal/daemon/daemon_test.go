@@ -229,7 +229,10 @@ func TestForcedShutdownWithinDeadline(t *testing.T) {
 			}}}
 			httpDone := make(chan error, 1)
 			go func() {
-				resp, err := hc.Get("http://authpool/check_password?user=hang&server=example.com&pass=s3cret-hang")
+				// From an address: the guessing defence runs one attempt
+				// at a time per user when the address is unknown, as the
+				// socket's is, and per (user, address) pair otherwise.
+				resp, err := hc.Get("http://authpool/check_password?user=hang&server=example.com&pass=s3cret-hang&ip=192.0.2.1")
 				if err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()

@@ -34,12 +34,19 @@
 //	                                      runs here (after 5ms a timer's goroutine
 //	                                      reads on), pipelined ones in a goroutine
 //	                                      each, which the last reader waits for
-//	  Cache.Do, when there is a cache     in the same goroutine: no goroutine of its own
-//	    Pool.Do                           blocking mode: takes a helper and asks it in
+//	  penalty.Guard.Do, unless off        in the same goroutine: a password check on a
+//	                                      penalised key waits its turn and its penalty
+//	                                      here, holding no helper; no goroutine of its own
+//	    Cache.Do, when there is a cache   in the same goroutine: no goroutine of its own
+//	      Pool.Do                         blocking mode: takes a helper and asks it in
 //	                                      the same goroutine; non-blocking: waits while
 //	                                      a slot's goroutine asks
 //	HTTP request (net/http's goroutine)   the same Do chain; its connection is the
 //	                                      HTTP actor's, which waits for it at shutdown
+//
+// The Guard is in front of the cache, so a cached yes waits out a penalty
+// too, and logs each failed check on the daemon's own logger, not the
+// rate-limited one clients' lines go through: fail2ban needs every line.
 //
 // Only the pool has goroutines of its own (one per helper slot, which also
 // serves the queue in non-blocking mode, and one per answer it reads for a
