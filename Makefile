@@ -15,9 +15,11 @@ vet:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 
-# Every test, with the race detector.
+# Every test, with the race detector. cmd/authpool runs real daemons, helpers
+# and callers end to end: some six minutes on a loaded 2-CPU machine, so the
+# per-package limit is above go test's default of 10m.
 test: vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 # Every fuzz target for FUZZTIME each, one after another (go test -fuzz
 # takes one target at a time). Seed corpora: <pkg>/testdata/fuzz/<target>/,
