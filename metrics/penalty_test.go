@@ -10,7 +10,7 @@ import (
 // metric, read at each scrape.
 func TestPenaltyMetrics(t *testing.T) {
 	m := New()
-	st := penalty.Stats{Delayed: 1, GaveUp: 2, Failures: 3, Repeats: 4, Raised: 5, Cleared: 6, StoreErrors: 7, Keys: 8, Lines: 9, InLine: 10}
+	st := penalty.Stats{Delayed: 1, GaveUp: 2, Failures: 3, Repeats: 4, Raised: 5, Cleared: 6, StoreErrors: 7, Keys: 8, Lines: 9, InLine: 10, Held: 11, Withheld: 13}
 	m.WatchPenalty(func() penalty.Stats { return st })
 	page := scrape(t, m)
 	for series, want := range map[string]string{
@@ -24,13 +24,15 @@ func TestPenaltyMetrics(t *testing.T) {
 		"authpool_penalty_keys":                 "8",
 		"authpool_penalty_lines":                "9",
 		"authpool_penalty_in_line":              "10",
+		"authpool_penalty_held_total":           "11",
+		"authpool_penalty_withheld_total":       "13",
 	} {
 		if got := value(page, series); got != want {
 			t.Errorf("%s = %q, want %s", series, got, want)
 		}
 	}
-	st.Delayed = 11
-	if got := value(scrape(t, m), "authpool_penalty_delayed_total"); got != "11" {
-		t.Errorf("after a change, delayed = %q, want 11", got)
+	st.Delayed = 12
+	if got := value(scrape(t, m), "authpool_penalty_delayed_total"); got != "12" {
+		t.Errorf("after a change, delayed = %q, want 12", got)
 	}
 }

@@ -37,18 +37,30 @@
 // # Lines
 //
 // Waiting alone would let 16 connections wait out one penalty together
-// and then guess 16 times. So attempts on one key go through one at a
-// time, in the order they came, each one waiting out the penalty its
-// predecessor left: every attempt takes the line of its pair (of its user
-// when the address is unknown), and the line of its address once that
-// address has failed. An attempt holds its lines until its answer is
+// and then guess 16 times. So attempts on a penalised key go through one
+// at a time, in the order they came, each one waiting out the penalty its
+// predecessor left: such an attempt takes the line of its pair (of its
+// user when the address is unknown), and the line of its address once
+// that address has failed. It holds its lines until its answer is
 // recorded. Every attempt takes its own line before its address's, and
-// none takes them the other way round, so lines cannot deadlock. 16
-// connections guessing one user's password from one address get 5
+// none takes them the other way round, so lines cannot deadlock.
+//
+// Attempts on keys with no penalty are asked at once, side by side: a user
+// logging in from several devices, or a load test of one account, waits
+// for nobody. But a guesser's 16 simultaneous first guesses must not give
+// 16 answers. So when one of them fails, the answers of the others asked
+// meanwhile on the same pair, user (no address) or address are held: each
+// takes its lines and waits out the penalty as if it had come after the
+// failure, and only then is given. The first failure holds its lines while
+// it is recorded, so that the held ones find it. A held attempt whose
+// deadline comes first gets no answer, and its failure counts all the
+// same. The helper is asked 16 times; the guesser hears one answer per
+// penalty.
+//
+// 16 connections guessing one user's password from one address get 5
 // answers in 30 s (at 0, 2, 6, 14 and 29 s); with no address, about 15,
-// UserMax apart. One address guessing many users at once gets one burst (one
-// guess per user, none of them penalised yet), and then one guess per
-// address penalty.
+// UserMax apart. One address guessing many users at once gets the same: a
+// failure for one user holds the answers for the others.
 //
 // Every wait respects the request's context. An attempt whose deadline
 // comes before its penalty is over ends at once with ErrPenalised (no

@@ -59,6 +59,14 @@ type attempt struct {
 	mark   Mark
 }
 
+// addrKey is the attempt's address key, when its address counts.
+func (a *attempt) addrKey() (Key, bool) {
+	if len(a.keys) == 3 {
+		return a.keys[0], true
+	}
+	return Key{}, false
+}
+
 func (g *Guard) attempt(req framing.Request) attempt {
 	a := attempt{mark: g.keys.mark(req.User, req.Server, req.Password)}
 	user := g.keys.user(req.User, req.Server)
@@ -95,33 +103,95 @@ func (g *Guard) Do(ctx context.Context, req framing.Request) (bool, error) {
 		return g.cfg.Next.Do(ctx, req)
 	}
 	a := g.attempt(req)
-	if !a.exempt {
-		g.counts.inLine.Add(1)
-		release, err := g.waitTurn(ctx, &a)
-		if err != nil {
-			g.counts.inLine.Add(-1)
-			g.counts.gaveUp.Add(1)
-			return false, err
-		}
-		defer func() { release(); g.counts.inLine.Add(-1) }()
+	if a.exempt {
+		return g.check(ctx, req, &a)
 	}
+	if s := g.states(ctx, &a); s.addr.Failures > 0 || s.pair.Failures > 0 || s.user.Failures > 0 {
+		return g.inTurn(ctx, req, &a)
+	}
+	return g.clean(ctx, req, &a)
+}
+
+// check asks Next and records its answer.
+func (g *Guard) check(ctx context.Context, req framing.Request, a *attempt) (bool, error) {
 	ok, err := g.cfg.Next.Do(ctx, req)
 	if err != nil {
 		return false, err
 	}
-	// The answer is recorded before it is returned, while the turnstile
-	// is held: the next attempt in line sees it. A caller that goes away
-	// once it has the answer must not skip the record.
-	g.record(context.WithoutCancel(ctx), req, &a, ok)
+	// A caller that goes away once it has the answer must not skip the
+	// record.
+	g.record(context.WithoutCancel(ctx), req, a, ok)
 	return ok, nil
+}
+
+// inTurn waits out the penalty of an attempt on a penalised key, in
+// line, and asks Next. The answer is recorded before it is returned, while
+// the lines are held: the next attempt in line sees it.
+func (g *Guard) inTurn(ctx context.Context, req framing.Request, a *attempt) (bool, error) {
+	release, err := g.turn(ctx, a, false)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return g.check(ctx, req, a)
+}
+
+// clean asks Next at once for an attempt none of whose keys has a
+// penalty, beside any other attempt on the same keys: a user logging in
+// from several devices at once waits for nobody. If a failure on its
+// lines is recorded while it is asked, its answer is held: given only
+// after the penalty that failure set, in line with every attempt after
+// it, so that 16 simultaneous first guesses still give one answer, then
+// one per penalty.
+func (g *Guard) clean(ctx context.Context, req framing.Request, a *attempt) (bool, error) {
+	w := g.watch(a)
+	ok, err := g.cfg.Next.Do(ctx, req)
+	if err != nil {
+		g.unwatch(&w)
+		return false, err
+	}
+	release, first := g.claim(&w, ok)
+	g.unwatch(&w)
+	if first {
+		defer release()
+		g.record(context.WithoutCancel(ctx), req, a, ok)
+		return ok, nil
+	}
+	g.counts.held.Add(1)
+	release, err = g.turn(ctx, a, true)
+	if err != nil {
+		// The answer is withheld, but the password was checked: a
+		// guesser who cannot wait must not have guessed for free.
+		g.counts.withheld.Add(1)
+		if !ok {
+			g.record(context.WithoutCancel(ctx), req, a, ok)
+		}
+		return false, err
+	}
+	defer release()
+	g.record(context.WithoutCancel(ctx), req, a, ok)
+	return ok, nil
+}
+
+// turn is waitTurn, counted.
+func (g *Guard) turn(ctx context.Context, a *attempt, held bool) (release func(), err error) {
+	g.counts.inLine.Add(1)
+	leave, err := g.waitTurn(ctx, a, held)
+	if err != nil {
+		g.counts.inLine.Add(-1)
+		g.counts.gaveUp.Add(1)
+		return nil, err
+	}
+	return func() { leave(); g.counts.inLine.Add(-1) }, nil
 }
 
 // waitTurn takes the attempt's turnstiles and waits out its penalty. Every
 // attempt takes its own line first and perhaps its address's second, and
 // none takes them the other way round, so no two attempts wait for each
-// other in a circle. Without a deadline of the caller's, MaxWait bounds
-// it all.
-func (g *Guard) waitTurn(ctx context.Context, a *attempt) (release func(), err error) {
+// other in a circle. A held attempt always takes its address's line: the
+// failure that held it may be recorded there and not yet in the store.
+// Without a deadline of the caller's, MaxWait bounds it all.
+func (g *Guard) waitTurn(ctx context.Context, a *attempt, held bool) (release func(), err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, g.cfg.MaxWait)
@@ -133,11 +203,11 @@ func (g *Guard) waitTurn(ctx context.Context, a *attempt) (release func(), err e
 	}
 	s := g.states(ctx, a)
 	releaseAddr := func() {}
-	if a.addr.IsValid() && s.addr.Failures > 0 {
+	if k, ok := a.addrKey(); ok && (held || s.addr.Failures > 0) {
 		// A penalised address is one line for all its users, so that a
 		// guesser trying many users at once gets no more guesses than
 		// one trying them in turn.
-		if releaseAddr, err = g.enter(ctx, a.keys[0]); err != nil {
+		if releaseAddr, err = g.enter(ctx, k); err != nil {
 			releaseOwn()
 			return nil, err
 		}
@@ -234,6 +304,7 @@ func (g *Guard) record(ctx context.Context, req framing.Request, a *attempt, ok 
 		return
 	}
 	g.counts.failures.Add(1)
+	g.noteFailure(a)
 	repeated := false
 	for _, k := range a.keys {
 		raised, err := g.cfg.Store.Fail(ctx, k, a.mark)

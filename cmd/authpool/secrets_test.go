@@ -18,9 +18,10 @@ import (
 func TestSecretsNeverLeak(t *testing.T) {
 	// Junk and double answers twice each would distrust the helpers, and
 	// then no request would take the paths this test is about.
-	// noPenalties: the overload path needs concurrent checks of one user
-	// without an address, which the guessing defence runs one at a time.
-	d := startDaemon(t, "--penalty-base", "0", "--mode", "nonblocking", "--processes", "2", "--queue", "1", "--timeout", "500ms",
+	// The guessing defence stays on: the overload path needs concurrent
+	// checks of one user without an address, which it asks side by side
+	// while the user has no penalty.
+	d := startDaemon(t, "--mode", "nonblocking", "--processes", "2", "--queue", "1", "--timeout", "500ms",
 		"--out-of-step-limit", "100", "--", scripts(t, "misbehave.py"), "--stderr-noise")
 	c := d.dial()
 	secret := func(path string) string { return secretMark + "-" + path + "-pw" }

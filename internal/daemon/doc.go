@@ -36,7 +36,8 @@
 //	                                      each, which the last reader waits for
 //	  penalty.Guard.Do, unless off        in the same goroutine: a password check on a
 //	                                      penalised key waits its turn and its penalty
-//	                                      here, holding no helper; no goroutine of its own
+//	                                      here, holding no helper (a held answer to a
+//	                                      clean one waits here too); no goroutine of its own
 //	    Cache.Do, when there is a cache   in the same goroutine: no goroutine of its own
 //	      Pool.Do                         blocking mode: takes a helper and asks it in
 //	                                      the same goroutine; non-blocking: waits while
