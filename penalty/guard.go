@@ -106,10 +106,21 @@ func (g *Guard) Do(ctx context.Context, req framing.Request) (bool, error) {
 	if a.exempt {
 		return g.check(ctx, req, &a)
 	}
-	if s := g.states(ctx, &a); s.addr.Failures > 0 || s.pair.Failures > 0 || s.user.Failures > 0 {
-		return g.inTurn(ctx, req, &a)
+	// The attempt watches its lines before it reads its keys' states, and
+	// goes in turn when someone is in them: so a failure claimed or
+	// recorded by another attempt is either seen in the store, or met in
+	// the line (it holds its lines until the store has it), or counted on
+	// the line while this attempt is asked (which holds its answer).
+	w, busy := g.watch(&a)
+	if busy {
+		g.unwatch(&w)
+		return g.inTurn(ctx, req, &a, true)
 	}
-	return g.clean(ctx, req, &a)
+	if s := g.states(ctx, &a); s.addr.Failures > 0 || s.pair.Failures > 0 || s.user.Failures > 0 {
+		g.unwatch(&w)
+		return g.inTurn(ctx, req, &a, false)
+	}
+	return g.clean(ctx, req, &a, &w)
 }
 
 // check asks Next and records its answer.
@@ -125,10 +136,12 @@ func (g *Guard) check(ctx context.Context, req framing.Request, a *attempt) (boo
 }
 
 // inTurn waits out the penalty of an attempt on a penalised key, in
-// line, and asks Next. The answer is recorded before it is returned, while
-// the lines are held: the next attempt in line sees it.
-func (g *Guard) inTurn(ctx context.Context, req framing.Request, a *attempt) (bool, error) {
-	release, err := g.turn(ctx, a, false)
+// line, and asks Next; allLines takes the address's line even when the
+// store shows no failure there yet (see waitTurn). The answer is recorded
+// before it is returned, while the lines are held: the next attempt in
+// line sees it.
+func (g *Guard) inTurn(ctx context.Context, req framing.Request, a *attempt, allLines bool) (bool, error) {
+	release, err := g.turn(ctx, a, allLines)
 	if err != nil {
 		return false, err
 	}
@@ -143,15 +156,14 @@ func (g *Guard) inTurn(ctx context.Context, req framing.Request, a *attempt) (bo
 // after the penalty that failure set, in line with every attempt after
 // it, so that 16 simultaneous first guesses still give one answer, then
 // one per penalty.
-func (g *Guard) clean(ctx context.Context, req framing.Request, a *attempt) (bool, error) {
-	w := g.watch(a)
+func (g *Guard) clean(ctx context.Context, req framing.Request, a *attempt, w *watching) (bool, error) {
 	ok, err := g.cfg.Next.Do(ctx, req)
 	if err != nil {
-		g.unwatch(&w)
+		g.unwatch(w)
 		return false, err
 	}
-	release, first := g.claim(&w, ok)
-	g.unwatch(&w)
+	release, first := g.claim(w, ok)
+	g.unwatch(w)
 	if first {
 		defer release()
 		g.record(context.WithoutCancel(ctx), req, a, ok)
@@ -174,9 +186,9 @@ func (g *Guard) clean(ctx context.Context, req framing.Request, a *attempt) (boo
 }
 
 // turn is waitTurn, counted.
-func (g *Guard) turn(ctx context.Context, a *attempt, held bool) (release func(), err error) {
+func (g *Guard) turn(ctx context.Context, a *attempt, allLines bool) (release func(), err error) {
 	g.counts.inLine.Add(1)
-	leave, err := g.waitTurn(ctx, a, held)
+	leave, err := g.waitTurn(ctx, a, allLines)
 	if err != nil {
 		g.counts.inLine.Add(-1)
 		g.counts.gaveUp.Add(1)
@@ -188,10 +200,11 @@ func (g *Guard) turn(ctx context.Context, a *attempt, held bool) (release func()
 // waitTurn takes the attempt's turnstiles and waits out its penalty. Every
 // attempt takes its own line first and perhaps its address's second, and
 // none takes them the other way round, so no two attempts wait for each
-// other in a circle. A held attempt always takes its address's line: the
-// failure that held it may be recorded there and not yet in the store.
-// Without a deadline of the caller's, MaxWait bounds it all.
-func (g *Guard) waitTurn(ctx context.Context, a *attempt, held bool) (release func(), err error) {
+// other in a circle. With allLines (a held attempt, or one that found its
+// lines busy) it always takes its address's line: a failure there may be
+// claimed and not yet in the store, and its attempt holds the line until
+// it is. Without a deadline of the caller's, MaxWait bounds it all.
+func (g *Guard) waitTurn(ctx context.Context, a *attempt, allLines bool) (release func(), err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, g.cfg.MaxWait)
@@ -203,7 +216,7 @@ func (g *Guard) waitTurn(ctx context.Context, a *attempt, held bool) (release fu
 	}
 	s := g.states(ctx, a)
 	releaseAddr := func() {}
-	if k, ok := a.addrKey(); ok && (held || s.addr.Failures > 0) {
+	if k, ok := a.addrKey(); ok && (allLines || s.addr.Failures > 0) {
 		// A penalised address is one line for all its users, so that a
 		// guesser trying many users at once gets no more guesses than
 		// one trying them in turn.

@@ -459,6 +459,92 @@ func TestHeldGivesUpButCounts(t *testing.T) {
 	})
 }
 
+// laggingStore reads one key's state as it is when asked and delivers it
+// late, as a far or busy shared store would.
+type laggingStore struct {
+	*MemoryStore
+	key Key
+	lag time.Duration
+}
+
+func (s *laggingStore) Get(ctx context.Context, k Key) (State, error) {
+	st, err := s.MemoryStore.Get(ctx, k)
+	if k == s.key {
+		time.Sleep(s.lag)
+	}
+	return st, err
+}
+
+// An attempt whose read of the store was overtaken by another attempt's
+// failure, claimed, recorded and released meanwhile, is still held: it
+// watches its lines before it reads, so the failure counts against it.
+func TestLateReadStillHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem, err := NewMemoryStore(MemoryConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := &laggingStore{MemoryStore: mem, lag: time.Second}
+		g := newGuard(t, Config{Next: newHelper(latency), Store: store})
+		store.key = g.keys.user("alice", "example.com")
+		first := make(chan time.Duration, 1)
+		start := time.Now()
+		go func() {
+			g.Do(context.Background(), auth("alice", "w1", "192.0.2.1")) // asked at 1 s, recorded at 1 s + latency
+			first <- time.Since(start)
+		}()
+		// The second reads just before the first one's failure is in the
+		// store, and has its read only after the first is done.
+		time.Sleep(time.Second + latency/2)
+		_, d, err := timed(t, g, auth("alice", "w2", "192.0.2.1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := <-first
+		if gap := time.Second + latency/2 + d - f; gap < DefaultBase {
+			t.Errorf("the second answer came %v after the first, want at least Base %v; %+v", gap, DefaultBase, g.Stats())
+		}
+	})
+}
+
+// slowFailStore takes its time to record a failure, as a far or busy
+// shared store would.
+type slowFailStore struct {
+	*MemoryStore
+	lag time.Duration
+}
+
+func (s slowFailStore) Fail(ctx context.Context, k Key, m Mark) (bool, error) {
+	time.Sleep(s.lag)
+	return s.MemoryStore.Fail(ctx, k, m)
+}
+
+// An attempt that comes while another one's failure on its address is
+// being recorded waits for the record and meets the address's penalty,
+// though the store did not have it when the attempt read it.
+func TestArrivingDuringRecordWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem, err := NewMemoryStore(MemoryConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHelper(latency)
+		g := newGuard(t, Config{Next: h, Store: slowFailStore{mem, time.Second}})
+		start := time.Now()
+		go g.Do(context.Background(), auth("alice", "w1", "192.0.2.1")) // answered at latency, recorded by 3 s
+		time.Sleep(2 * latency)
+		if _, err := g.Do(context.Background(), auth("bob", "w2", "192.0.2.1")); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range h.answers {
+			if a.req.User == "bob" && a.at.Sub(start) < DefaultBase {
+				t.Errorf("bob's guess from the same address asked at %v, want after the address's penalty %v; %+v",
+					a.at.Sub(start), DefaultBase, g.Stats())
+			}
+		}
+	})
+}
+
 // A line is bounded: attempts beyond MaxWaiting fail at once with ErrBusy,
 // and the line empties when its attempts end.
 func TestLineBounded(t *testing.T) {

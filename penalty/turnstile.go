@@ -74,9 +74,10 @@ type watching struct {
 	n     int
 }
 
-// watch registers a clean attempt on its lines.
-func (g *Guard) watch(a *attempt) watching {
-	w := watching{keys: [2]Key{a.own}, n: 1}
+// watch registers an attempt on its lines, and reports whether any of
+// them is busy: an attempt holds it or waits for it.
+func (g *Guard) watch(a *attempt) (w watching, busy bool) {
+	w = watching{keys: [2]Key{a.own}, n: 1}
 	if k, ok := a.addrKey(); ok {
 		w.keys[1], w.n = k, 2
 	}
@@ -86,8 +87,9 @@ func (g *Guard) watch(a *attempt) watching {
 		t := g.lineLocked(w.keys[i])
 		t.watchers++
 		w.lines[i], w.seen[i] = t, t.failures
+		busy = busy || t.users > 0
 	}
-	return w
+	return w, busy
 }
 
 func (g *Guard) unwatch(w *watching) {
