@@ -20,8 +20,9 @@
 // by its context) when all are busy, asks it and gives it back. In
 // NonBlocking mode requests enter a bounded queue served by one worker per
 // helper; when the queue is full a request fails at once with ErrOverloaded,
-// which sheds load instead of letting latency grow without bound. Submit
-// offers asynchronous requests in both modes.
+// which sheds load instead of letting latency grow without bound. Do is
+// synchronous in both modes, as net/http runs a handler: a caller that
+// wants an answer later asks in a goroutine of its own, which it owns.
 //
 // # Restarts
 //

@@ -12,8 +12,8 @@ import (
 
 // job is a request in the NonBlocking queue. Jobs are reused (jobPool)
 // once Do has taken their one Result, so that queueing costs no
-// allocation; a job whose caller gave up, or that Submit handed out, is
-// left to the garbage collector.
+// allocation; a job whose caller gave up is left to the garbage
+// collector.
 type job struct {
 	ctx      context.Context
 	req      framing.Request

@@ -143,44 +143,10 @@ func (p *Pool) Do(ctx context.Context, req framing.Request) (bool, error) {
 	return p.doBlocking(ctx, req)
 }
 
-// Result is the outcome of an asynchronous request; it is result.Result,
-// aliased so that code written against pool keeps compiling.
+// Result is one request's outcome, as a non-blocking worker hands it to
+// the caller; it is result.Result, aliased so that code written against
+// pool keeps compiling.
 type Result = result.Result
-
-// Submit starts req and returns at once; the channel receives exactly one
-// Result. In NonBlocking mode a full queue fails Submit with ErrOverloaded;
-// in Blocking mode the request waits for a helper in a goroutine of its own.
-// ctx bounds the request as in Do.
-func (p *Pool) Submit(ctx context.Context, req framing.Request) (<-chan Result, error) {
-	res := make(chan Result, 1)
-	if answered, yes, err := p.precheck(req); answered {
-		if err != nil {
-			return nil, err
-		}
-		res <- Result{OK: yes}
-		return res, nil
-	}
-	if p.cfg.Mode == NonBlocking {
-		j, err := p.enqueue(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		return j.res, nil // the caller owns j now: it never goes back to jobPool
-	}
-	if !p.enter() {
-		return nil, ErrClosed
-	}
-	started := p.goTracked(func() {
-		defer p.leave()
-		yes, err := p.doBlocking(ctx, req)
-		res <- Result{OK: yes, Err: err}
-	})
-	if !started {
-		p.leave()
-		return nil, ErrClosed
-	}
-	return res, nil
-}
 
 // precheck refuses what no helper should see and answers what needs no
 // helper: an empty password is never right.

@@ -381,31 +381,32 @@ func TestCallerGivesUpHelperKept(t *testing.T) {
 }
 
 func TestOverloaded(t *testing.T) {
-	p := newPool(t, "db", Config{Mode: NonBlocking, QueueSize: 2, Timeout: 300 * time.Millisecond})
+	// Timeout: long enough that no request of the flood ends before the
+	// last is sent.
+	p := newPool(t, "db", Config{Mode: NonBlocking, QueueSize: 2, Timeout: 2 * time.Second})
 	ctx := bounded(t)
+	waitReady(t, p)
 	var results []<-chan Result
-	var overloaded int
 	for range 10 {
-		res, err := p.Submit(ctx, auth("hang", "x"))
-		switch {
-		case errors.Is(err, ErrOverloaded):
-			overloaded++
-		case err != nil:
-			t.Fatal(err)
-		default:
-			results = append(results, res)
+		results = append(results, async(ctx, p, auth("hang", "x")))
+	}
+	overloaded := 0
+	for _, res := range results {
+		select {
+		case r := <-res:
+			switch {
+			case errors.Is(r.Err, ErrOverloaded):
+				overloaded++
+			case !errors.Is(r.Err, ErrTimeout):
+				t.Errorf("a request of the flood: %+v", r)
+			}
+		case <-ctx.Done():
+			t.Fatal("a request of the flood never finished")
 		}
 	}
 	// One may be with the worker already, two in the queue.
 	if overloaded < 7 {
 		t.Fatalf("%d of 10 refused, want at least 7", overloaded)
-	}
-	for _, res := range results {
-		select {
-		case <-res:
-		case <-ctx.Done():
-			t.Fatal("queued request never finished")
-		}
 	}
 	if got, err := p.Do(ctx, auth("alice", "wonderland")); !got || err != nil {
 		t.Fatalf("after the flood: %v, %v", got, err)
@@ -459,6 +460,18 @@ func TestConcurrentMixed(t *testing.T) {
 
 // waitTaken waits, bounded, until the one request submitted is taken: in
 // flight, neither queued nor waiting for a helper.
+// async asks p in a goroutine, for a test that acts while a request is in
+// flight; the test owns the goroutine and ends it by taking the Result
+// (ctx bounds it).
+func async(ctx context.Context, p *Pool, req framing.Request) <-chan Result {
+	res := make(chan Result, 1)
+	go func() {
+		ok, err := p.Do(ctx, req)
+		res <- Result{OK: ok, Err: err}
+	}()
+	return res
+}
+
 func waitTaken(t *testing.T, p *Pool) {
 	t.Helper()
 	eventually(t, "the request to reach a helper", func() bool {
@@ -472,10 +485,7 @@ func TestShutdownLetsRequestsFinish(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			p := newPool(t, "db", Config{Mode: mode})
 			ctx := bounded(t)
-			res, err := p.Submit(ctx, auth("slow", "x"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := async(ctx, p, auth("slow", "x"))
 			waitTaken(t, p)
 			if err := p.Shutdown(ctx); err != nil {
 				t.Fatalf("Shutdown: %v", err)
@@ -503,10 +513,7 @@ func TestShutdownLetsRequestsFinish(t *testing.T) {
 func TestCloseFailsInflight(t *testing.T) {
 	p := newPool(t, "db", Config{Timeout: time.Minute})
 	ctx := bounded(t)
-	res, err := p.Submit(ctx, auth("hang", "x"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := async(ctx, p, auth("hang", "x"))
 	waitTaken(t, p)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
