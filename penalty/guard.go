@@ -41,7 +41,7 @@ func New(cfg Config) (*Guard, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Guard{cfg: cfg, keys: keyer{secret: cfg.Secret}, lines: make(map[Key]*turnstile)}, nil
+	return &Guard{cfg: cfg, keys: newKeyer(cfg.Secret), lines: make(map[Key]*turnstile)}, nil
 }
 
 // guarded reports whether op answers whether a password is right, which
@@ -56,7 +56,6 @@ type attempt struct {
 	exempt bool
 	keys   []Key // whose penalties a failure raises: address, pair, user; or user alone
 	own    Key   // the key whose turnstile every attempt takes: the pair, else the user
-	mark   Mark
 }
 
 // addrKey is the attempt's address key, when its address counts.
@@ -68,7 +67,7 @@ func (a *attempt) addrKey() (Key, bool) {
 }
 
 func (g *Guard) attempt(req framing.Request) attempt {
-	a := attempt{mark: g.keys.mark(req.User, req.Server, req.Password)}
+	var a attempt
 	user := g.keys.user(req.User, req.Server)
 	p, addr, ok := client(req.Client, g.cfg.IPv6Bits)
 	switch {
@@ -318,9 +317,10 @@ func (g *Guard) record(ctx context.Context, req framing.Request, a *attempt, ok 
 	}
 	g.counts.failures.Add(1)
 	g.noteFailure(a)
+	mark := g.keys.mark(req.User, req.Server, req.Password)
 	repeated := false
 	for _, k := range a.keys {
-		raised, err := g.cfg.Store.Fail(ctx, k, a.mark)
+		raised, err := g.cfg.Store.Fail(ctx, k, mark)
 		switch {
 		case err != nil:
 			g.storeError(ctx, "fail", err)

@@ -3,7 +3,9 @@ package penalty
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -14,8 +16,8 @@ import (
 // Keys and marks are keyed: the same names under another secret give
 // other values, and fields never run into each other.
 func TestKeysAreKeyed(t *testing.T) {
-	a := keyer{secret: bytes.Repeat([]byte{1}, 32)}
-	b := keyer{secret: bytes.Repeat([]byte{2}, 32)}
+	a := newKeyer(bytes.Repeat([]byte{1}, 32))
+	b := newKeyer(bytes.Repeat([]byte{2}, 32))
 	p := netip.MustParsePrefix("192.0.2.1/32")
 	if a.mark("alice", "example.com", "pw") != a.mark("alice", "example.com", "pw") {
 		t.Error("a mark is not stable")
@@ -36,6 +38,38 @@ func TestKeysAreKeyed(t *testing.T) {
 		if d.x == d.y {
 			t.Errorf("%s: equal values %v", d.name, d.x)
 		}
+	}
+}
+
+// Keys and marks are HMAC-SHA256 over the domain and each field after its
+// 4-byte length, the prefix as text: the values daemons sharing a store
+// under one secret must agree on, whatever version of authpool each runs.
+func TestKeyEncoding(t *testing.T) {
+	secret := bytes.Repeat([]byte{3}, 32)
+	k := newKeyer(secret)
+	want := func(fields ...string) []byte {
+		h := hmac.New(sha256.New, secret)
+		for _, f := range fields {
+			h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(f))))
+			h.Write([]byte(f))
+		}
+		return h.Sum(nil)
+	}
+	for _, p := range []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("2001:db8:1:2::/64")} {
+		for range 2 { // the second from a reused state
+			if got := k.addr(p); !bytes.Equal(got[:], want(addrDomain, p.String())[:16]) {
+				t.Errorf("address key of %v: %x", p, got)
+			}
+			if got := k.pair("alice", "example.com", p); !bytes.Equal(got[:], want(pairDomain, "alice", "example.com", p.String())[:16]) {
+				t.Errorf("pair key of %v: %x", p, got)
+			}
+		}
+	}
+	if got := k.user("alice", "example.com"); !bytes.Equal(got[:], want(userDomain, "alice", "example.com")[:16]) {
+		t.Errorf("user key: %x", got)
+	}
+	if got := k.mark("alice", "example.com", "pw"); !bytes.Equal(got[:], want(markDomain, "alice", "example.com", "pw")[:8]) {
+		t.Errorf("mark: %x", got)
 	}
 }
 
