@@ -188,7 +188,7 @@ func (s *suite) measure(k key, h helperSpec, args, server []string) *bench.Repor
 
 func (s *suite) measureDaemon(k key, h helperSpec) {
 	sock := filepath.Join(s.dir, "authpool.sock")
-	serveArgs := []string{"serve", "--socket", sock, "--transport", k.transport, "--processes", strconv.Itoa(k.n), "--log-level", "warn", "--", h.path}
+	serveArgs := []string{"serve", "--socket", sock, "--transport", k.transport, "--processes", strconv.Itoa(k.n), "--log-level", "warn", noPenalties, "--", h.path}
 	conc := max(daemonConns, k.n)
 	args := append(s.benchArgs(), "--socket", sock, "--concurrency", strconv.Itoa(conc), "--connections", strconv.Itoa(daemonConns))
 	s.withServer(serveArgs, func() { s.measure(k, h, args, serveArgs) })
