@@ -66,6 +66,7 @@ type serveFlags struct {
 	shutdown       time.Duration
 	tls            tlsFlags
 	penalty        penaltyFlags
+	cluster        clusterFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -108,6 +109,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
 	f.tls.register(fs)
 	f.penalty.register(fs)
+	f.cluster.register(fs)
 }
 
 // registerPool registers the flags that set up the pool and its helpers:
@@ -254,6 +256,10 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 	if err != nil {
 		return authpoold.Config{}, err
 	}
+	shared, err := f.cluster.shared(f.config)
+	if err != nil {
+		return authpoold.Config{}, err
+	}
 	clientTimeout := f.clientTimeout
 	if clientTimeout == 0 {
 		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
@@ -280,6 +286,7 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 		CacheSize:             f.cacheSize,
 		ShutdownTimeout:       f.shutdown,
 		Penalty:               f.penalty.config(),
+		Shared:                shared,
 		Logger:                log,
 	}, nil
 }

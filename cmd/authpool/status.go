@@ -135,4 +135,12 @@ func printStatus(w io.Writer, r authpoold.Status) {
 		fmt.Fprintf(w, "cache: %d hits, %d misses, %d entries, %d evicted, %d invalidated\n",
 			c.Hits, c.Misses, c.Entries, c.Evictions, c.Invalidations)
 	}
+	if sh := r.Shared; sh != nil {
+		where := "shared through Redis"
+		if sh.Penalties != "redis" {
+			where = "THIS DAEMON'S OWN: Redis is away (or not reached yet)"
+		}
+		fmt.Fprintf(w, "penalties: %s; Redis errors %d, fallbacks %d, recoveries %d\n",
+			where, sh.Errors, sh.Fallbacks, sh.Recoveries)
+	}
 }

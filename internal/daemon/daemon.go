@@ -85,6 +85,9 @@ type Config struct {
 	// daemon's: the Logger is the unlimited one, since fail2ban must see
 	// every failure line.
 	Penalty penalty.Config
+	// Shared, when its Redis is set, shares the penalties with every
+	// daemon naming the same Redis (--redis, --cluster-secret-file).
+	Shared Shared
 
 	// ShutdownTimeout bounds a graceful shutdown: answering what was read,
 	// letting the helpers finish, then killing what is left. Zero means
@@ -141,6 +144,12 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, errors.New("--cache-ttl, --negative-cache-ttl and --cache-size cannot be negative")
 	case cfg.ShutdownTimeout < 0:
 		return nil, errors.New("--shutdown-timeout cannot be negative")
+	}
+	if err := cfg.Shared.check(&cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Shared.Redis != "" {
+		cfg.Penalty.Secret = cfg.Shared.Secret
 	}
 	if !cfg.Penalty.Off {
 		// Refused here, before anything starts, rather than once the
@@ -273,9 +282,20 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 	}
 	// The Guard goes in front of the cache: a cached yes is the answer a
 	// guesser is after, and must wait out the penalties as well.
+	var shared func() *SharedStatus
 	if !cfg.Penalty.Off {
 		pen := cfg.Penalty
 		pen.Next, pen.Logger = doer, log
+		if cfg.Shared.shares(cfg) {
+			store, status, err := cfg.Shared.openPenalties(cfg, m, log)
+			if err != nil {
+				return err
+			}
+			// After the server's shutdown, which Run waits for: no
+			// request asks the store any more.
+			undo.add(func() { store.Close() })
+			pen.Store, shared = store, status
+		}
 		guard, err := penalty.New(pen)
 		if err != nil {
 			return fmt.Errorf("--penalty-*: %w", err)
@@ -283,7 +303,7 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 		doer = guard
 		m.WatchPenalty(guard.Stats)
 	}
-	status := func() Status { return newStatus(d.started, p, answers) }
+	status := func() Status { return newStatus(d.started, p, answers, shared) }
 	srv, err := server.New(server.Config{
 		Pool:                  doer,
 		Logger:                clients,

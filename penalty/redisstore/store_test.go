@@ -237,3 +237,34 @@ func TestConfigRefused(t *testing.T) {
 		})
 	}
 }
+
+// Check refuses what New refuses, without connecting; Redacted and
+// HasPassword never let the password through.
+func TestCheckRedacted(t *testing.T) {
+	for _, tt := range []struct {
+		url      string
+		ok, pass bool
+		shown    string
+	}{
+		{"redis://authpool:hunter2@127.0.0.1:6379/0", true, true, "redis://authpool:xxxxx@127.0.0.1:6379/0"},
+		{"rediss://:hunter2@redis.example/", true, true, "rediss://:xxxxx@redis.example/"},
+		{"unix:///run/redis/redis.sock", true, false, "unix:///run/redis/redis.sock"},
+		{"redis://host:6379", true, false, "redis://host:6379"},
+		{"redis://:hunter2@host:port:x/%zz", false, true, "(a Redis URL that does not parse)"},
+		{"http://:hunter2@host/", false, true, "http://:xxxxx@host/"},
+	} {
+		err := redisstore.Config{URL: tt.url}.Check()
+		if (err == nil) != tt.ok {
+			t.Errorf("Check(%s): %v", redisstore.Redacted(tt.url), err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Check's error shows the password: %v", err)
+		}
+		if got := redisstore.Redacted(tt.url); got != tt.shown {
+			t.Errorf("Redacted = %q, want %q", got, tt.shown)
+		}
+		if got := redisstore.HasPassword(tt.url); got != tt.pass {
+			t.Errorf("HasPassword(%s) = %v", tt.shown, got)
+		}
+	}
+}
