@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpool/authpool/penalty/redisstore"
+	"github.com/authpool/authpool/penalty/redisstore/redistest"
+)
+
+// Several daemons sharing one Redis (issue 16), as real serve processes
+// against a real redis-server that the test starts. Time is scaled as in
+// penalty_e2e_test.go (--penalty-base 200ms, --penalty-max 1.5s). The
+// tests claim no upper bound on a wait but the one the issue states (an
+// answer within --timeout while Redis is away): a penalty met is a lower
+// bound, which load cannot break, and what is shared is read from Redis.
+
+const (
+	clusterPrefix = "authpool:penalty:"
+	// clusterTimeout is the daemons' --timeout: every answer comes within
+	// it, Redis up, killed or paused.
+	clusterTimeout = 3 * time.Second
+)
+
+// clusterSecret writes a cluster secret file, as the README's one-liner
+// does, and returns its path and content.
+func clusterSecret(t *testing.T) (string, []byte) {
+	t.Helper()
+	secret := []byte(strings.Repeat("5eC7", 16))
+	path := filepath.Join(t.TempDir(), "cluster.secret")
+	if err := os.WriteFile(path, append(secret, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, secret
+}
+
+// node is one daemon of a cluster, with its metrics.
+type node struct {
+	d       *daemon
+	metrics func() map[string]float64
+}
+
+// startCluster starts n daemons sharing srv's Redis, with the scaled
+// penalties and args, and waits until each uses Redis.
+func startCluster(t *testing.T, srv *redistest.Server, n int, args ...string) []node {
+	t.Helper()
+	secretFile, _ := clusterSecret(t)
+	var nodes []node
+	for range n {
+		full := append([]string{"--redis", srv.URL(), "--cluster-secret-file", secretFile, "--timeout", clusterTimeout.String()}, args...)
+		d, m := penaltyDaemon(t, full...)
+		nodes = append(nodes, node{d, m})
+	}
+	waitRedisInUse(t, nodes, 1)
+	return nodes
+}
+
+const redisInUse = `authpool_redis_in_use{store="penalty"}`
+
+// waitRedisInUse waits, bounded, until every node's penalty store is in
+// Redis (1) or local (0).
+func waitRedisInUse(t *testing.T, nodes []node, want float64) {
+	t.Helper()
+	for i, n := range nodes {
+		within(t, fmt.Sprintf("daemon %d's penalties in Redis = %v", i, want), func() bool { return n.metrics()[redisInUse] == want })
+	}
+}
+
+// ask sends one native request to the node and returns whether it was
+// answered yes, and how long it took; any other answer fails the test.
+func (n node) ask(t *testing.T, line string) (bool, time.Duration) {
+	t.Helper()
+	c, r := dialBounded(t, n.d.socket, 30*time.Second)
+	defer c.Close()
+	start := time.Now()
+	a, err := nativeAsk(c, r, 1, line)
+	took := time.Since(start)
+	switch {
+	case err != nil:
+		t.Fatalf("%.50q: %v", line, err)
+	case a != "1 1" && a != "1 0":
+		t.Fatalf("%.50q: answered %q", line, a)
+	}
+	return a == "1 1", took
+}
+
+// redisFailures is each penalty key's count of failures in Redis.
+func redisFailures(t *testing.T, srv *redistest.Server) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, k := range srv.Keys() {
+		if !strings.HasPrefix(k, clusterPrefix) {
+			continue
+		}
+		if f, err := srv.Do("HGET", k, "f").ToString(); err == nil {
+			out[k], _ = strconv.Atoi(f)
+		}
+	}
+	return out
+}
+
+// wantKeys checks that Redis holds the three keys of one guesser (its
+// address, its pair with the user, the user), each of n failures.
+func wantKeys(t *testing.T, srv *redistest.Server, n int, when string) {
+	t.Helper()
+	got := redisFailures(t, srv)
+	ok := len(got) == 3
+	for _, f := range got {
+		ok = ok && f == n
+	}
+	if !ok {
+		t.Errorf("%s: Redis holds %v, want three keys of %d failures", when, got, n)
+	}
+}
+
+func sum(nodes []node, metric string) float64 {
+	var s float64
+	for _, n := range nodes {
+		s += n.metrics()[metric]
+	}
+	return s
+}
+
+// Done when: three daemons, one Redis. Distinct wrong passwords from one
+// address spread over the three meet one rising delay, not three fresh
+// ones; the same wrong password repeated does not raise it; the window
+// forgets.
+func TestClusterOneRisingDelay(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Monitor: true})
+	// A patient --redis-timeout: a call slowed by a loaded machine must
+	// not send a daemon to its own penalties mid-test.
+	nodes := startCluster(t, srv, 3, "--penalty-window", "2s", "--redis-timeout", "5s")
+	const from = "from=192.0.2.10 auth:alice:example.com:"
+
+	// Guess i through daemon i%3 meets the penalty of every guess before
+	// it, whichever daemon saw it: base << (i-1), less the moment between
+	// two guesses. Daemons each with their own penalties would have let
+	// the second and third through at once, and the fourth after none
+	// (the first daemon's one failure is 600 ms old by then).
+	for i := range 4 {
+		ok, took := nodes[i%3].ask(t, fmt.Sprintf("%s%s-spread-%d", from, secretMark, i))
+		if ok {
+			t.Fatalf("guess %d answered yes", i)
+		}
+		if want := scaledBase << max(i-1, 0) / 2; i > 0 && took < want {
+			t.Errorf("guess %d through daemon %d waited %v; the shared penalty is %v", i, i%3, took, 2*want)
+		}
+		wantKeys(t, srv, i+1, fmt.Sprintf("after guess %d", i))
+	}
+
+	// The same wrong password again, through each daemon: its mark is in
+	// Redis, so no daemon raises the count.
+	for i := range nodes {
+		if ok, _ := nodes[(i+1)%3].ask(t, from+secretMark+"-spread-3"); ok {
+			t.Fatal("a repeated guess answered yes")
+		}
+	}
+	wantKeys(t, srv, 4, "after the last guess repeated through each daemon")
+	if n := sum(nodes, "authpool_penalty_repeats_total"); n != 3 {
+		t.Errorf("%v repeats counted over the daemons, want 3", n)
+	}
+
+	// The window forgets: Redis expires each key a window after its last
+	// failure, and the next guess, through any daemon, starts afresh.
+	within(t, "Redis to forget the guesser", func() bool { return len(redisFailures(t, srv)) == 0 })
+	delayed := nodes[1].metrics()["authpool_penalty_delayed_total"]
+	if ok, _ := nodes[1].ask(t, from+secretMark+"-after"); ok {
+		t.Fatal("a guess after the window answered yes")
+	}
+	wantKeys(t, srv, 1, "a guess a window later")
+	if d := nodes[1].metrics()["authpool_penalty_delayed_total"]; d != delayed {
+		t.Errorf("the first guess after the window was delayed (%v delayed, was %v)", d, delayed)
+	}
+	for i, n := range nodes {
+		m := n.metrics()
+		if m[redisInUse] != 1 || m[`authpool_redis_errors_total{store="penalty"}`] != 0 {
+			t.Errorf("daemon %d: Redis in use %v, errors %v; want every call answered by Redis", i, m[redisInUse], m[`authpool_redis_errors_total{store="penalty"}`])
+		}
+	}
+	checkRedisHoldsNothing(t, srv)
+}
+
+// Done when: Redis killed, then paused (CLIENT PAUSE), then back. Every
+// daemon keeps answering right and wrong passwords correctly within its
+// --timeout; local penalties apply meanwhile; shared ones resume.
+func TestClusterRedisOutage(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Monitor: true})
+	nodes := startCluster(t, srv, 3, "--redis-timeout", "500ms")
+	answers := 0
+	// round asks every daemon alice's right password and bob's wrong one,
+	// each from an address of its own, and checks each answer and that it
+	// came within --timeout.
+	round := func(when string) {
+		t.Helper()
+		for i, n := range nodes {
+			answers++
+			for _, q := range []struct {
+				line string
+				want bool
+			}{
+				{fmt.Sprintf("from=198.51.100.%d auth:alice:example.com:wonderland", answers), true},
+				{fmt.Sprintf("from=203.0.113.%d auth:bob:example.com:%s-%s-%d", answers, secretMark, strings.Fields(when)[0], i), false},
+			} {
+				ok, took := n.ask(t, q.line)
+				if ok != q.want || took > clusterTimeout {
+					t.Errorf("%s, daemon %d: %.45q answered %v after %v; want %v within %v", when, i, q.line, ok, took, q.want, clusterTimeout)
+				}
+			}
+		}
+	}
+	round("up")
+
+	srv.Kill()
+	round("killed")
+	waitRedisInUse(t, nodes, 0)
+	// Local penalties: daemon 0 saw this address fail once, while Redis
+	// was away, and makes its second guess wait.
+	const local = "from=192.0.2.20 auth:alice:example.com:" + secretMark
+	nodes[0].ask(t, local+"-local-0")
+	if _, took := nodes[0].ask(t, local+"-local-1"); took < scaledBase/2 {
+		t.Errorf("with Redis killed, a second guess from one address waited %v; want the local penalty (%v)", took, scaledBase)
+	}
+
+	srv.Restart()
+	waitRedisInUse(t, nodes, 1)
+	fallbacks := nodes[0].metrics()[`authpool_redis_fallbacks_total{store="penalty"}`]
+	srv.Pause(2 * time.Second)
+	round("paused")
+	if f := nodes[0].metrics()[`authpool_redis_fallbacks_total{store="penalty"}`]; f <= fallbacks {
+		t.Errorf("Redis paused, daemon 0 did not fall back (%v fallbacks, %v before)", f, fallbacks)
+	}
+	waitRedisInUse(t, nodes, 1)
+	round("back")
+
+	// Shared penalties resume: a guess through daemon 0, the next through
+	// daemon 1 meets its penalty, which daemon 1 never saw itself.
+	const shared = "from=192.0.2.30 auth:alice:example.com:" + secretMark
+	nodes[0].ask(t, shared+"-shared-0")
+	if _, took := nodes[1].ask(t, shared+"-shared-1"); took < scaledBase/2 {
+		t.Errorf("Redis back, a guess through another daemon waited %v; want the shared penalty (%v)", took, scaledBase)
+	}
+	if fs := redisFailures(t, srv); !hasCount(fs, 2) {
+		t.Errorf("Redis back, it holds %v; want the shared guesser's keys at 2 failures", fs)
+	}
+	for i, n := range nodes {
+		m := n.metrics()
+		if m[`authpool_redis_fallbacks_total{store="penalty"}`] < 1 || m[`authpool_redis_recoveries_total{store="penalty"}`] < 2 {
+			t.Errorf("daemon %d: fallbacks %v, recoveries %v; want the outage counted", i,
+				m[`authpool_redis_fallbacks_total{store="penalty"}`], m[`authpool_redis_recoveries_total{store="penalty"}`])
+		}
+		if m["authpool_penalty_store_errors_total"] != 0 {
+			t.Errorf("daemon %d: the Guard saw %v store errors; the store must answer every call itself", i, m["authpool_penalty_store_errors_total"])
+		}
+	}
+	checkRedisHoldsNothing(t, srv)
+}
+
+func hasCount(fs map[string]int, n int) bool {
+	for _, f := range fs {
+		if f == n {
+			return true
+		}
+	}
+	return false
+}
+
+// TestClusterRedisUserAndStatus: daemons log in to Redis as a user that
+// can run only redisstore.ACLCommands on the penalty keys, with the URL's
+// password in the config file; a daemon with a wrong password starts on
+// its own penalties; no log line shows the password, and `authpool
+// status` says where the penalties are kept.
+func TestClusterRedisUserAndStatus(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{TCP: true})
+	acl := append([]string{"ACL", "SETUSER", "authpool", "on", ">" + redisPassword, "~" + clusterPrefix + "*"}, strings.Fields(redisstore.ACLCommands)...)
+	if err := srv.Do(acl...).Error(); err != nil {
+		t.Fatal(err)
+	}
+	secretFile, _ := clusterSecret(t)
+	addr := strings.TrimPrefix(srv.URL(), "redis://")
+	for _, tt := range []struct {
+		name, password, status string
+		inUse                  float64
+	}{
+		{"right password", redisPassword, "penalties: shared through Redis", 1},
+		{"wrong password", redisPassword + "-wrong", "penalties: THIS DAEMON'S OWN", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := filepath.Join(t.TempDir(), "authpool.toml")
+			body := fmt.Sprintf("redis = %q\ncluster-secret-file = %q\n", "redis://authpool:"+tt.password+"@"+addr, secretFile)
+			if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d, metrics := penaltyDaemon(t, "--config", conf)
+			within(t, "the daemon's penalty store to settle", func() bool {
+				m := metrics()
+				return m[redisInUse] == tt.inUse && (tt.inUse == 1 || m[`authpool_redis_probe_errors_total{store="penalty"}`] > 0)
+			})
+			if ok, _ := (node{d, metrics}).ask(t, "from=192.0.2.40 auth:alice:example.com:"+secretMark+"-acl"); ok {
+				t.Error("a wrong password answered yes")
+			}
+			var out, errOut bytes.Buffer
+			if code := run(t.Context(), []string{"status", "--socket", d.socket}, strings.NewReader(""), &out, &errOut); code != 0 {
+				t.Fatalf("status: exit %d: %s", code, errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.status) {
+				t.Errorf("status lacks %q:\n%s", tt.status, out.String())
+			}
+			d.stop()
+			logs := d.logs.String()
+			if !strings.Contains(logs, "redis://authpool:xxxxx@"+addr) {
+				t.Errorf("the log does not name the Redis, redacted:\n%s", logs)
+			}
+			if strings.Contains(logs, redisPassword) {
+				t.Errorf("the log shows the Redis password:\n%s", logs)
+			}
+		})
+	}
+	if fs := redisFailures(t, srv); !hasCount(fs, 1) {
+		t.Errorf("the daemon logged in as the ACL user wrote no penalty: Redis holds %v", fs)
+	}
+}
+
+// checkRedisHoldsNothing scans everything Redis holds and was told (each
+// key's name, value and DUMP, the append-only file, every command MONITOR
+// saw) for what the tests' requests held: passwords, user names, the
+// server, the addresses, and the unkeyed hashes anyone could compute from
+// a guessed password (SHA-256, SHA-1 and MD5, in hex and raw, whole and
+// cut to a key's or a mark's length).
+func checkRedisHoldsNothing(t *testing.T, srv *redistest.Server) {
+	t.Helper()
+	contents := srv.Contents()
+	if len(contents) < 1000 {
+		t.Fatalf("only %d bytes of Redis scanned: the scan saw nothing", len(contents))
+	}
+	lower := bytes.ToLower(contents)
+	// What the requests held. secretMark is in every wrong password; the
+	// passwords are looked for whole too, since their hashes are.
+	plain := []string{secretMark, "wonderland", "alice", "bob", "example.com", "192.0.2.", "198.51.100.", "203.0.113."}
+	pws := []string{"wonderland", secretMark + "-spread-0", secretMark + "-spread-3", secretMark + "-local-0", secretMark + "-shared-1", secretMark + "-after"}
+	hashes := map[string][]byte{}
+	for _, pw := range pws {
+		for _, in := range []string{pw, "alice" + pw, "alice:example.com:" + pw, "auth:alice:example.com:" + pw, "alice@example.com:" + pw, "alice", "bob"} {
+			s256, s1, m5 := sha256.Sum256([]byte(in)), sha1.Sum([]byte(in)), md5.Sum([]byte(in))
+			for name, h := range map[string][]byte{"sha256": s256[:], "sha1": s1[:], "md5": m5[:]} {
+				for _, n := range []int{8, 16, len(h)} {
+					hashes[fmt.Sprintf("%s(%q)[:%d]", name, in, n)] = h[:n]
+				}
+			}
+		}
+	}
+	for _, p := range plain {
+		if bytes.Contains(lower, bytes.ToLower([]byte(p))) {
+			t.Errorf("Redis holds %q", p)
+		}
+	}
+	for name, h := range hashes {
+		if bytes.Contains(contents, h) || bytes.Contains(lower, []byte(hex.EncodeToString(h))) {
+			t.Errorf("Redis holds %s", name)
+		}
+	}
+	t.Logf("scanned %d bytes of Redis keys, values, dumps, append-only file and MONITOR records", len(contents))
+}
