@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -90,20 +88,3 @@ func clusterConfig(t *testing.T, args []string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// TestReloadRedisNeedsRestart: a SIGHUP that changes --redis says that
-// only a restart applies it.
-func TestReloadRedisNeedsRestart(t *testing.T) {
-	cur, _, err := parseServeFlags([]string{"--", "true"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&buf, nil))
-	if _, err := reloadConfig([]string{"--redis", "unix:///run/redis.sock", "--", "true"}, cur, log); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(buf.String(), `msg="setting changed, but only a restart applies it" setting=redis`) {
-		t.Errorf("no warning for a changed --redis:\n%s", buf.String())
-	}
-}

@@ -2,7 +2,9 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -266,5 +268,18 @@ func TestCheckRedacted(t *testing.T) {
 		if got := redisstore.HasPassword(tt.url); got != tt.pass {
 			t.Errorf("HasPassword(%s) = %v", tt.shown, got)
 		}
+	}
+}
+
+// The scan of the tests that say Redis holds nothing secret finds a
+// password planted there, as text and as an unkeyed hash, whole or cut.
+func TestHoldsFindsPlanted(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	sum := sha256.Sum256([]byte("alice:example.com:planted-pw"))
+	srv.Do("SET", "a", strings.Repeat("x", 1000)+"Planted-PW")
+	srv.Do("HSET", "b", "m", hex.EncodeToString(sum[:8]))
+	found := srv.Holds([]string{"planted-pw", "absent"}, []string{"alice:example.com:planted-pw", "absent"})
+	if want := []string{`"planted-pw"`, `sha256("alice:example.com:planted-pw")[:8]`}; strings.Join(found, ",") != strings.Join(want, ",") {
+		t.Errorf("found %q, want %q", found, want)
 	}
 }
