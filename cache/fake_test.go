@@ -177,14 +177,16 @@ func mustNew(t *testing.T, cfg Config) *Cache {
 	return c
 }
 
-// checkIndex verifies that the LRU and the user index agree, and that no
-// user record outlives its entries once nothing is in flight.
+// checkIndex verifies that the LRU and the user index of c's
+// MemoryStore agree, and that no user record outlives its entries once
+// nothing is in flight.
 func checkIndex(t *testing.T, c *Cache) {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s := c.store.(*MemoryStore)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	n := 0
-	for uk, st := range c.users {
+	for uk, st := range s.users {
 		if st.pending != 0 {
 			t.Errorf("user record with %d requests pending, none in flight", st.pending)
 		}
@@ -192,14 +194,14 @@ func checkIndex(t *testing.T, c *Cache) {
 			t.Error("idle user record kept")
 		}
 		for ek := range st.entries {
-			e, ok := c.entries.Peek(ek)
+			e, ok := s.entries.Peek(ek)
 			if !ok || e.user != uk {
 				t.Error("user index names an entry the LRU lacks or files elsewhere")
 			}
 			n++
 		}
 	}
-	if n != c.entries.Len() {
-		t.Errorf("user index holds %d entries, LRU %d", n, c.entries.Len())
+	if n != s.entries.Len() {
+		t.Errorf("user index holds %d entries, LRU %d", n, s.entries.Len())
 	}
 }
