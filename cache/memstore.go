@@ -134,8 +134,8 @@ func (s *MemoryStore) EndChange(_ context.Context, t Ticket) {
 // Shared implements Store: a MemoryStore is its process's alone.
 func (s *MemoryStore) Shared() bool { return false }
 
-// Stats implements Store.
-func (s *MemoryStore) Stats() StoreStats {
+// StoreStats implements Store.
+func (s *MemoryStore) StoreStats() StoreStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats

@@ -18,7 +18,7 @@ func (c *Cache) Stats() Stats {
 	if c.passThrough {
 		return Stats{}
 	}
-	st := c.store.Stats()
+	st := c.store.StoreStats()
 	return Stats{
 		Hits:          c.hits.Load(),
 		Misses:        c.misses.Load(),

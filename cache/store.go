@@ -59,8 +59,8 @@ type Store interface {
 	// in which case the Cache must be given the secret they share
 	// (Config.Secret) so that its keys are theirs.
 	Shared() bool
-	// Stats returns the store's counters.
-	Stats() StoreStats
+	// StoreStats returns the store's counters, for Cache.Stats.
+	StoreStats() StoreStats
 }
 
 // StoreStats are a Store's counters, all since it was made.

@@ -1,0 +1,249 @@
+package rediscache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/authpool/authpool/cache"
+	"github.com/authpool/authpool/internal/redisconn"
+)
+
+// Mode is whether a Store asks Redis now.
+type Mode = redisconn.Mode
+
+const (
+	// ModeLocal: Redis is away (or not reached yet); every lookup is a
+	// miss, nothing is stored, and the health probe runs.
+	ModeLocal = redisconn.ModeLocal
+	// ModeRedis: answers are shared through Redis.
+	ModeRedis = redisconn.ModeRedis
+	// ModeClosed: Close was called; every lookup is a miss.
+	ModeClosed = redisconn.ModeClosed
+)
+
+// generationLife is how long a user's generation made by a lookup lives
+// before a stored answer extends it: longer than any helper takes to
+// answer, so that a miss's answer is not refused for the generation's
+// expiry alone (which would be safe, and a wasted answer).
+const generationLife = 10 * time.Minute
+
+// Store is a cache.Store shared through Redis by every daemon that names
+// the same server. Create it with New, give it to cache.New with the
+// cluster's secret, and Close it after the Cache is done. It is safe for
+// concurrent use.
+type Store struct {
+	cfg  Config
+	conn *redisconn.Conn
+
+	// lost is set when a change could not be written to Redis: every
+	// answer Redis holds may be stale, and the epoch must go before
+	// Redis is read again.
+	lost atomic.Bool
+
+	invalidations, flushes atomic.Uint64
+}
+
+var _ cache.Store = (*Store)(nil)
+
+// New returns a Store for cfg. It starts the health probe, which connects
+// to Redis, and returns once the probe has tried once (at most
+// DialTimeout and Timeout later): with Redis down, the store starts
+// without it, every lookup a miss, and goes on trying. Only a bad Config
+// is an error.
+func New(cfg Config) (*Store, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	s := &Store{cfg: cfg}
+	conn, o, err := redisconn.Open(redisconn.Options{
+		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout, DialTimeout: cfg.DialTimeout,
+		ProbeMin: cfg.ProbeMin, ProbeMax: cfg.ProbeMax, Logger: cfg.Logger, LogEvery: cfg.LogEvery,
+		ErrConfig: ErrConfig,
+		What:      "answer cache", Away: "asking the helpers without the shared cache", Back: "answers are shared",
+		Probe: s.probe,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.conn, s.cfg.Timeout = conn, o.Timeout
+	return s, nil
+}
+
+// Close stops the health probe and closes the connection; every lookup is
+// a miss after it. It waits for the probe to end (at most a DialTimeout)
+// and for the client's goodbye (at most a second). Close is idempotent.
+func (s *Store) Close() error {
+	s.conn.Close()
+	return nil
+}
+
+// Shared implements cache.Store.
+func (s *Store) Shared() bool { return true }
+
+// Get implements cache.Store.
+func (s *Store) Get(ctx context.Context, user, entry cache.Key) (answer, hit bool, t cache.Ticket) {
+	t = cache.Ticket{User: user, Entry: entry}
+	c := s.redis(ctx)
+	if c == nil {
+		return false, false, t // no tags: Put stores nothing
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	keys := []string{s.epochName(), s.userName(user)}
+	args := []string{s.entryName(entry, ""), newTag(), newTag(), strconv.FormatInt(generationLife.Milliseconds(), 10)}
+	v, err := getScript.Exec(rctx, c, keys, args).ToArray()
+	if err == nil && len(v) != 2 {
+		err = errors.New("rediscache: the get script answered wrong")
+	}
+	var tags, value string
+	if err == nil {
+		tags, err = v[0].ToString()
+	}
+	if err == nil {
+		value, err = v[1].ToString()
+	}
+	if err == nil && len(tags) != 32 {
+		err = fmt.Errorf("rediscache: tags of %d bytes", len(tags))
+	}
+	if err != nil {
+		s.conn.Trouble(ctx, "get", err)
+		return false, false, t
+	}
+	switch value {
+	case "1":
+		return true, true, cache.Ticket{}
+	case "0":
+		return false, true, cache.Ticket{}
+	}
+	t.Tag = tags
+	return false, false, t
+}
+
+// Put implements cache.Store.
+func (s *Store) Put(ctx context.Context, t cache.Ticket, answer bool, ttl time.Duration) {
+	if ttl <= 0 || t.Tag == "" {
+		return
+	}
+	c := s.redis(ctx)
+	if c == nil {
+		return
+	}
+	value := "0"
+	if answer {
+		value = "1"
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	keys := []string{s.epochName(), s.userName(t.User), s.entryName(t.Entry, t.Tag)}
+	// At least a millisecond: PX takes no less.
+	ms := strconv.FormatInt(max(ttl.Milliseconds(), 1), 10)
+	if err := putScript.Exec(rctx, c, keys, []string{t.Tag, value, ms}).Error(); err != nil {
+		s.conn.Trouble(ctx, "put", err)
+	}
+}
+
+// BeginChange implements cache.Store: it deletes the user's generation.
+func (s *Store) BeginChange(ctx context.Context, user cache.Key) cache.Ticket {
+	s.forgetUser(ctx, user)
+	return cache.Ticket{User: user}
+}
+
+// EndChange implements cache.Store: it deletes the user's generation
+// again.
+func (s *Store) EndChange(ctx context.Context, t cache.Ticket) { s.forgetUser(ctx, t.User) }
+
+// forgetUser deletes user's generation, so that every daemon's next
+// lookup makes a new one and finds none of the old answers. When Redis
+// cannot be told, every answer it holds is suspect: lost makes the store
+// delete the epoch before it reads Redis again.
+func (s *Store) forgetUser(ctx context.Context, user cache.Key) {
+	c := s.redis(ctx)
+	if c == nil {
+		s.lose()
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if err := c.Do(rctx, c.B().Del().Key(s.userName(user)).Build()).Error(); err != nil {
+		s.lose()
+		// Not the caller's context: a change abandoned by its caller
+		// may still be made by a helper, and is lost all the same.
+		s.conn.Trouble(context.WithoutCancel(ctx), "change", err)
+		return
+	}
+	s.invalidations.Add(1)
+}
+
+// lose notes a change Redis was not told of. The epoch goes before Redis
+// is read again: by the probe when it brings Redis back, or by the next
+// call that finds Redis in use (redis), if the probe had already looked.
+func (s *Store) lose() { s.lost.Store(true) }
+
+// redis is the client to ask, or nil when Redis must not be asked: away,
+// or holding answers a lost change may have made stale that could not be
+// forgotten yet.
+func (s *Store) redis(ctx context.Context) valkey.Client {
+	c := s.conn.Client()
+	if c == nil || !s.lost.Load() {
+		return c
+	}
+	if err := s.forgetAll(ctx, c); err != nil {
+		s.conn.Trouble(context.WithoutCancel(ctx), "forget all", err)
+		return nil
+	}
+	return c
+}
+
+// forgetAll deletes the epoch if a change was lost, so that no answer
+// stored before it is read again, by any daemon.
+func (s *Store) forgetAll(ctx context.Context, c valkey.Client) error {
+	if !s.lost.Swap(false) {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if err := c.Do(rctx, c.B().Del().Key(s.epochName()).Build()).Error(); err != nil {
+		s.lost.Store(true)
+		return err
+	}
+	s.flushes.Add(1)
+	return nil
+}
+
+// probe checks that Redis takes the store's calls (a write: a paused or
+// read-only Redis is not back; the get script: scripts are loaded), and
+// forgets every shared answer if a change was lost meanwhile, before any
+// lookup reads one.
+func (s *Store) probe(ctx context.Context, c valkey.Client) error {
+	probe := s.cfg.Prefix + "probe"
+	keys := []string{s.epochName(), probe}
+	args := []string{probe + ":", newTag(), newTag(), "1000"}
+	if err := getScript.Exec(ctx, c, keys, args).Error(); err != nil {
+		return err
+	}
+	if err := c.Do(ctx, c.B().Del().Key(probe).Build()).Error(); err != nil {
+		return err
+	}
+	return s.forgetAll(ctx, c)
+}
+
+func (s *Store) epochName() string { return s.cfg.Prefix + "epoch" }
+
+func (s *Store) userName(user cache.Key) string { return s.cfg.Prefix + "u:" + user.String() }
+
+func (s *Store) entryName(entry cache.Key, tags string) string {
+	return s.cfg.Prefix + "e:" + entry.String() + ":" + tags
+}
+
+// newTag is a fresh random tag: 16 hex digits. Tags need to differ, not
+// to be unpredictable: whoever can write them can delete them.
+func newTag() string {
+	return fmt.Sprintf("%016x", rand.Uint64())
+}
