@@ -113,7 +113,7 @@ func (s *Store) Get(ctx context.Context, user, entry cache.Key) (answer, hit boo
 		err = fmt.Errorf("rediscache: tags of %d bytes", len(tags))
 	}
 	if err != nil {
-		s.conn.Trouble(ctx, "get", err)
+		s.trouble(ctx, "get", err)
 		return false, false, t
 	}
 	switch value {
@@ -145,7 +145,7 @@ func (s *Store) Put(ctx context.Context, t cache.Ticket, answer bool, ttl time.D
 	// At least a millisecond: PX takes no less.
 	ms := strconv.FormatInt(max(ttl.Milliseconds(), 1), 10)
 	if err := putScript.Exec(rctx, c, keys, []string{t.Tag, value, ms}).Error(); err != nil {
-		s.conn.Trouble(ctx, "put", err)
+		s.trouble(ctx, "put", err)
 	}
 }
 
@@ -175,16 +175,28 @@ func (s *Store) forgetUser(ctx context.Context, user cache.Key) {
 		s.lose()
 		// Not the caller's context: a change abandoned by its caller
 		// may still be made by a helper, and is lost all the same.
-		s.conn.Trouble(context.WithoutCancel(ctx), "change", err)
+		s.trouble(context.WithoutCancel(ctx), "change", err)
 		return
 	}
 	s.invalidations.Add(1)
 }
 
-// lose notes a change Redis was not told of. The epoch goes before Redis
-// is read again: by the probe when it brings Redis back, or by the next
-// call that finds Redis in use (redis), if the probe had already looked.
+// lose notes that Redis may hold stale answers: a change it was not told
+// of, or a time without Redis during which other daemons' changes may not
+// have reached it either (a Redis paused, or cut off from some daemons
+// only). The epoch goes before Redis is read again: by the probe when it
+// brings Redis back, or by the next call that finds Redis in use (redis),
+// if the probe had already looked.
 func (s *Store) lose() { s.lost.Store(true) }
+
+// trouble handles a Redis call that failed (redisconn.Conn.Trouble):
+// Redis is not asked again until the probe finds it, and then only after
+// the epoch is gone.
+func (s *Store) trouble(ctx context.Context, call string, err error) {
+	if s.conn.Trouble(ctx, call, err) {
+		s.lose()
+	}
+}
 
 // redis is the client to ask, or nil when Redis must not be asked: away,
 // or holding answers a lost change may have made stale that could not be
@@ -195,7 +207,7 @@ func (s *Store) redis(ctx context.Context) valkey.Client {
 		return c
 	}
 	if err := s.forgetAll(ctx, c); err != nil {
-		s.conn.Trouble(context.WithoutCancel(ctx), "forget all", err)
+		s.trouble(context.WithoutCancel(ctx), "forget all", err)
 		return nil
 	}
 	return c
