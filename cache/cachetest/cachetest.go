@@ -22,6 +22,8 @@ import (
 
 	"github.com/authpool/authpool/cache"
 	"github.com/authpool/authpool/framing"
+	"github.com/authpool/authpool/internal/testutil/fakepool"
+	"github.com/authpool/authpool/result"
 )
 
 // Fixture is what the suite asks of a store under test.
@@ -67,133 +69,24 @@ func Run(t *testing.T, newFixture NewFixture) {
 	t.Run("ChangeForgetsUser", func(t *testing.T) { testChangeForgetsUser(t, newFixture) })
 }
 
-// Helper is a helper pool in memory: users, a count of the requests that
-// reached it, and knobs to fail or hold requests.
-type Helper struct {
-	mu     sync.Mutex
-	users  map[string]string // "user@server" → password
-	calls  int
-	errs   []error    // returned by the next requests, in order
-	holdOp framing.Op // when set, requests of this op wait for Release
-	held   chan chan bool
-}
+// Helper is a helper pool in memory that keeps users and applies
+// changes to them, counts the requests that reached it, and fails or
+// holds them when told.
+type Helper = fakepool.Users
 
-// NewHelper returns a helper that knows alice and bob of example.com,
-// with passwords given by Passwords.
+// NewHelper returns a helper that knows the users of Passwords, at
+// example.com.
 func NewHelper() *Helper {
-	h := &Helper{users: make(map[string]string), held: make(chan chan bool, 16)}
+	a := make(fakepool.Accounts)
 	for u, pw := range Passwords {
-		h.users[u+"@example.com"] = pw
+		a[u+"@example.com"] = pw
 	}
-	return h
+	return fakepool.NewUsers(a)
 }
 
 // Passwords are the helper's users and their passwords, which a store
 // must never hold (see the package's tests of what Redis holds).
 var Passwords = map[string]string{"alice": "wonderland-Qx7", "bob": "builder-Zk3", "carol": "carol-pw-Lm5"}
-
-// Do implements cache.Doer.
-func (h *Helper) Do(ctx context.Context, req framing.Request) (bool, error) {
-	h.mu.Lock()
-	h.calls++
-	if h.holdOp != 0 && req.Op == h.holdOp {
-		h.mu.Unlock()
-		ch := make(chan bool, 1)
-		h.held <- ch
-		select {
-		case yes := <-ch:
-			return yes, nil
-		case <-time.After(10 * time.Second):
-			return false, errors.New("cachetest: a held request was never released")
-		}
-	}
-	defer h.mu.Unlock()
-	if len(h.errs) > 0 {
-		err := h.errs[0]
-		h.errs = h.errs[1:]
-		return false, err
-	}
-	return h.answer(req), nil
-}
-
-// answer applies req, as a helper would. Callers hold h.mu.
-func (h *Helper) answer(req framing.Request) bool {
-	id := req.User + "@" + req.Server
-	pw, exists := h.users[id]
-	switch req.Op {
-	case framing.OpAuth:
-		return exists && pw == req.Password
-	case framing.OpIsUser:
-		return exists
-	case framing.OpSetPass:
-		if exists {
-			h.users[id] = req.Password
-		}
-		return exists
-	case framing.OpTryRegister:
-		if !exists {
-			h.users[id] = req.Password
-		}
-		return !exists
-	case framing.OpRemoveUser:
-		delete(h.users, id)
-		return exists
-	case framing.OpRemoveUser3:
-		if exists && pw == req.Password {
-			delete(h.users, id)
-			return true
-		}
-	}
-	return false
-}
-
-// Now is what the helper would answer to an auth or isuser now.
-func (h *Helper) Now(req framing.Request) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.answer(req)
-}
-
-// Calls counts the requests that reached the helper.
-func (h *Helper) Calls() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.calls
-}
-
-// Hold makes requests of op wait until released (Held).
-func (h *Helper) Hold(op framing.Op) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.holdOp = op
-}
-
-// Held waits for the next held request and returns the channel that
-// releases it with an answer.
-func (h *Helper) Held(t testing.TB) chan<- bool {
-	t.Helper()
-	select {
-	case ch := <-h.held:
-		return ch
-	case <-time.After(10 * time.Second):
-		t.Fatal("no request was held")
-		return nil
-	}
-}
-
-// Fail makes the next requests return errs, in order.
-func (h *Helper) Fail(errs ...error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.errs = append(h.errs, errs...)
-}
-
-// SetPassword changes a password behind the cache's back.
-func (h *Helper) SetPassword(user, pw string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.users[user+"@example.com"] = pw
-}
 
 // Req makes a request about user at example.com.
 func Req(op framing.Op, user, password string) framing.Request {
@@ -239,6 +132,9 @@ func reaches(t *testing.T, h *Helper, c cache.Doer, req framing.Request) bool {
 	t.Helper()
 	before := h.Calls()
 	got := Ask(t, c, req)
+	if req.Op != framing.OpAuth && req.Op != framing.OpIsUser {
+		return h.Calls() > before
+	}
 	if want := h.Now(req); got != want {
 		t.Errorf("%v %s %q = %v, the helper says %v", req.Op, req.User, req.Password, got, want)
 	}
@@ -350,22 +246,30 @@ func testChangeForgetsUser(t *testing.T, newFixture NewFixture) {
 // testInFlightAcrossChange: an auth is with the helper, which answers yes
 // to the old password; a setpass passes meanwhile; the old yes arrives
 // after it. It is delivered, and not stored.
-func testInFlightAcrossChange(t *testing.T, f Fixture) {
+func testInFlightAcrossChange(t *testing.T, f Fixture) { inFlightAcrossChange(t, f, f.A) }
+
+// testSharedInFlight: the same, the setpass through the other instance,
+// as through another daemon.
+func testSharedInFlight(t *testing.T, f Fixture) { inFlightAcrossChange(t, f, f.B) }
+
+func inFlightAcrossChange(t *testing.T, f Fixture, through cache.Store) {
 	h := NewHelper()
 	c := NewCache(t, h, f.A, time.Hour, time.Hour)
+	changer := NewCache(t, h, through, time.Hour, time.Hour)
 	old := Auth("alice", Passwords["alice"])
 	h.Hold(framing.OpAuth)
-	res := start(c, old)
+	res := fakepool.Start(c, old)
 	held := h.Held(t)
 	h.Hold(0)
-	if !Ask(t, c, Req(framing.OpSetPass, "alice", "new")) {
+	if !Ask(t, changer, Req(framing.OpSetPass, "alice", "new")) {
 		t.Fatal("setpass refused")
 	}
-	held <- true // the helper's answer from before the change
-	if r := recv(t, res); !r.yes || r.err != nil {
+	held <- result.Result{OK: true} // the helper's answer from before the change
+	if r := fakepool.Recv(t, res); !r.OK || r.Err != nil {
 		t.Fatalf("held auth: %+v, want its yes delivered", r)
 	}
-	wantReaches(t, h, c, step{old, true}, step{old, false}, step{Auth("alice", "new"), true})
+	wantReaches(t, h, changer, step{old, true})
+	wantReaches(t, h, c, step{old, false}, step{Auth("alice", "new"), true})
 }
 
 // testStoredDuringChange: a setpass is with a helper that has not applied
@@ -376,14 +280,14 @@ func testStoredDuringChange(t *testing.T, f Fixture) {
 	c := NewCache(t, h, f.A, time.Hour, time.Hour)
 	old := Auth("alice", Passwords["alice"])
 	h.Hold(framing.OpSetPass)
-	res := start(c, Req(framing.OpSetPass, "alice", "new"))
+	res := fakepool.Start(c, Req(framing.OpSetPass, "alice", "new"))
 	held := h.Held(t)
 	if !Ask(t, c, old) {
 		t.Fatal("old password refused before the setpass was applied")
 	}
-	h.SetPassword("alice", "new")
-	held <- true
-	if r := recv(t, res); !r.yes || r.err != nil {
+	h.SetPassword("alice@example.com", "new")
+	held <- result.Result{OK: true}
+	if r := fakepool.Recv(t, res); !r.OK || r.Err != nil {
 		t.Fatalf("setpass: %+v", r)
 	}
 	wantReaches(t, h, c, step{old, true}, step{old, false})
@@ -416,26 +320,6 @@ func testShared(t *testing.T, f Fixture) {
 	wantReaches(t, h, b, step{yes, false}, step{Auth("alice", "new"), false})
 }
 
-// testSharedInFlight: an auth in flight through one daemon while the
-// user changes through the other is not stored.
-func testSharedInFlight(t *testing.T, f Fixture) {
-	h := NewHelper()
-	a := NewCache(t, h, f.A, time.Hour, time.Hour)
-	b := NewCache(t, h, f.B, time.Hour, time.Hour)
-	old := Auth("alice", Passwords["alice"])
-	h.Hold(framing.OpAuth)
-	res := start(a, old)
-	held := h.Held(t)
-	h.Hold(0)
-	Ask(t, b, Req(framing.OpSetPass, "alice", "new"))
-	held <- true
-	if r := recv(t, res); !r.yes {
-		t.Fatalf("held auth: %+v", r)
-	}
-	wantReaches(t, h, b, step{old, true})
-	wantReaches(t, h, a, step{old, false})
-}
-
 // testConcurrent runs auths, isusers and setpasses for a few users
 // through both instances at once, then checks that every cached answer is
 // what the helper says now.
@@ -443,7 +327,7 @@ func testConcurrent(t *testing.T, f Fixture) {
 	h := NewHelper()
 	users := []string{"alice", "bob", "carol", "dave"}
 	for _, u := range users {
-		h.SetPassword(u, "pw0")
+		h.SetPassword(u+"@example.com", "pw0")
 	}
 	caches := []*cache.Cache{NewCache(t, h, f.A, time.Hour, time.Hour), NewCache(t, h, f.B, time.Hour, time.Hour)}
 	var wg sync.WaitGroup
@@ -478,30 +362,5 @@ func testConcurrent(t *testing.T, f Fixture) {
 				}
 			}
 		}
-	}
-}
-
-type result struct {
-	yes bool
-	err error
-}
-
-func start(d cache.Doer, req framing.Request) <-chan result {
-	res := make(chan result, 1)
-	go func() {
-		yes, err := Try(d, req)
-		res <- result{yes, err}
-	}()
-	return res
-}
-
-func recv(t *testing.T, res <-chan result) result {
-	t.Helper()
-	select {
-	case r := <-res:
-		return r
-	case <-time.After(10 * time.Second):
-		t.Fatal("no result within 10s")
-		return result{}
 	}
 }

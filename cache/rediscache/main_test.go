@@ -1,6 +1,7 @@
 package rediscache_test
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/authpool/authpool/cache/cachetest"
 	"github.com/authpool/authpool/cache/rediscache"
 	"github.com/authpool/authpool/internal/testutil"
+	"github.com/authpool/authpool/penalty/redisstore/redistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,26 +30,15 @@ func newStore(t *testing.T, cfg rediscache.Config) *rediscache.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		start := time.Now()
-		s.Close()
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("Close took %v", d)
-		}
-	})
+	redistest.CloseAtCleanup(t, s)
 	return s
 }
 
 // waitMode waits, at most for limit, until s is in mode m.
 func waitMode(t *testing.T, s *rediscache.Store, m rediscache.Mode, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for s.Stats().Mode != m {
-		if time.Now().After(deadline) {
-			t.Fatalf("the store did not reach mode %v within %v: %+v", m, limit, s.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	redistest.WaitFor(t, limit, func() bool { return s.Stats().Mode == m },
+		func() string { return fmt.Sprintf("the store is not in mode %v: %+v", m, s.Stats()) })
 }
 
 // daemon is what a daemon of a cluster has of the cache: a Cache in front
