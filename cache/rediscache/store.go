@@ -29,10 +29,12 @@ const (
 )
 
 // generationLife is how long a user's generation made by a lookup lives
-// before a stored answer extends it: longer than any helper takes to
-// answer, so that a miss's answer is not refused for the generation's
-// expiry alone (which would be safe, and a wasted answer).
-const generationLife = 10 * time.Minute
+// unless a stored answer extends it: longer than a helper takes to answer
+// (the pool's --timeout), so that a miss's answer is not refused for the
+// generation's expiry alone (which would be safe, and a wasted answer),
+// and short, so that a flood of misses for names nobody has leaves no
+// more in Redis than its answers do.
+const generationLife = time.Minute
 
 // Store is a cache.Store shared through Redis by every daemon that names
 // the same server. Create it with New, give it to cache.New with the
