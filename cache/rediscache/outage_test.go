@@ -2,6 +2,7 @@ package rediscache_test
 
 import (
 	"bufio"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -209,4 +210,44 @@ func checkNothingSecret(t *testing.T, srv *redistest.Server, more ...string) {
 		Users:     users,
 		Server:    "example.com",
 	})
+}
+
+// Keys of the store's that hold what it never writes (a wrong type, a
+// tag of another length) send it to the helpers, every answer right,
+// until they are gone; the probe does not take it back to Redis before.
+func TestForeignValuesFallBack(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	h := cachetest.NewHelper()
+	d := cluster(t, 1, h, rediscache.Config{URL: srv.URL(), Timeout: patient,
+		ProbeMin: 10 * time.Millisecond, ProbeMax: 20 * time.Millisecond})[0]
+	pw := cachetest.Passwords["alice"]
+	answers(t, h, d, pw, 10*time.Second, "at start")
+	for _, bad := range [][]string{
+		{"HSET", "authpool:cache:epoch", "f", "1"},
+		{"SET", "authpool:cache:epoch", "short"},
+	} {
+		srv.Do("DEL", "authpool:cache:epoch")
+		if err := srv.Do(bad...).Error(); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if n := answers(t, h, d, pw, 10*time.Second, bad[0]); n != 2 {
+				t.Errorf("%v: %d of 2 answers asked the helper, want both", bad, n)
+			}
+		}
+		// Probes that find the value still there keep the store off
+		// Redis.
+		probed := d.store.Stats().ProbeErrors
+		redistest.WaitFor(t, 10*time.Second, func() bool { return d.store.Stats().ProbeErrors >= probed+2 },
+			func() string { return fmt.Sprintf("%v: the probe does not see it: %+v", bad, d.store.Stats()) })
+		if st := d.store.Stats(); st.Mode != rediscache.ModeLocal {
+			t.Errorf("%v: %+v, want the store off Redis", bad, st)
+		}
+	}
+	srv.Do("DEL", "authpool:cache:epoch")
+	waitMode(t, d.store, rediscache.ModeRedis, 10*time.Second)
+	answers(t, h, d, pw, 10*time.Second, "repaired")
+	if n := answers(t, h, d, pw, 10*time.Second, "repaired"); n != 0 {
+		t.Errorf("repaired: %d answers asked the helper, want none", n)
+	}
 }

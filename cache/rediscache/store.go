@@ -98,22 +98,7 @@ func (s *Store) Get(ctx context.Context, user, entry cache.Key) (answer, hit boo
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	keys := []string{s.epochName(), s.userName(user)}
-	args := []string{s.entryName(entry, ""), newTag(), newTag(), strconv.FormatInt(generationLife.Milliseconds(), 10)}
-	v, err := getScript.Exec(rctx, c, keys, args).ToArray()
-	if err == nil && len(v) != 2 {
-		err = errors.New("rediscache: the get script answered wrong")
-	}
-	var tags, value string
-	if err == nil {
-		tags, err = v[0].ToString()
-	}
-	if err == nil {
-		value, err = v[1].ToString()
-	}
-	if err == nil && len(tags) != 32 {
-		err = fmt.Errorf("rediscache: tags of %d bytes", len(tags))
-	}
+	tags, value, err := s.lookup(rctx, c, s.userName(user), s.entryName(entry, ""))
 	if err != nil {
 		s.trouble(ctx, "get", err)
 		return false, false, t
@@ -126,6 +111,29 @@ func (s *Store) Get(ctx context.Context, user, entry cache.Key) (answer, hit boo
 	}
 	t.Tag = tags
 	return false, false, t
+}
+
+// lookup runs the get script for the generation named gen and the entry
+// whose name starts with entry, and checks what it answers.
+func (s *Store) lookup(ctx context.Context, c valkey.Client, gen, entry string) (tags, value string, err error) {
+	keys := []string{s.epochName(), gen}
+	args := []string{entry, newTag(), newTag(), strconv.FormatInt(generationLife.Milliseconds(), 10)}
+	v, err := getScript.Exec(ctx, c, keys, args).ToArray()
+	if err == nil && len(v) != 2 {
+		err = errors.New("rediscache: the get script answered wrong")
+	}
+	if err == nil {
+		tags, err = v[0].ToString()
+	}
+	if err == nil {
+		value, err = v[1].ToString()
+	}
+	if err == nil && len(tags) != 32 {
+		// Not a tag this package wrote: the store keeps off Redis
+		// until someone deletes it.
+		err = fmt.Errorf("rediscache: tags of %d bytes, want 32", len(tags))
+	}
+	return tags, value, err
 }
 
 // Put implements cache.Store.
@@ -237,9 +245,7 @@ func (s *Store) forgetAll(ctx context.Context, c valkey.Client) error {
 // lookup reads one.
 func (s *Store) probe(ctx context.Context, c valkey.Client) error {
 	probe := s.cfg.Prefix + "probe"
-	keys := []string{s.epochName(), probe}
-	args := []string{probe + ":", newTag(), newTag(), "1000"}
-	if err := getScript.Exec(ctx, c, keys, args).Error(); err != nil {
+	if _, _, err := s.lookup(ctx, c, probe, probe+":"); err != nil {
 		return err
 	}
 	if err := c.Do(ctx, c.B().Del().Key(probe).Build()).Error(); err != nil {
