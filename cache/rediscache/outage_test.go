@@ -197,19 +197,22 @@ func TestLostChangeFlushes(t *testing.T) {
 }
 
 // checkNothingSecret scans Redis for the helper's passwords and users,
-// more passwords, the cluster secret, and their unkeyed hashes.
+// more passwords, the cluster secret, and the unkeyed hashes anyone could
+// compute from them (redistest.Server.Holds).
 func checkNothingSecret(t *testing.T, srv *redistest.Server, more ...string) {
 	t.Helper()
-	var pws, users []string
+	plain := append([]string{string(cachetest.Secret), "example.com"}, more...)
+	var hashed []string
 	for u, pw := range cachetest.Passwords {
-		users, pws = append(users, u), append(pws, pw)
+		plain = append(plain, u, pw)
+		hashed = append(hashed, u, u+"@example.com", pw, u+pw, u+":example.com:"+pw, u+"@example.com:"+pw)
 	}
-	srv.CheckNothingSecret(t, redistest.Secrets{
-		Text:      map[string][]byte{"the secret": cachetest.Secret, "the server": []byte("example.com")},
-		Passwords: append(pws, more...),
-		Users:     users,
-		Server:    "example.com",
-	})
+	for _, pw := range more {
+		hashed = append(hashed, pw, "alice"+pw, "alice:example.com:"+pw, "alice@example.com:"+pw)
+	}
+	for _, f := range srv.Holds(plain, hashed) {
+		t.Errorf("Redis holds %s", f)
+	}
 }
 
 // Keys of the store's that hold what it never writes (a wrong type, a

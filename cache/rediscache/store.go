@@ -60,21 +60,16 @@ var _ cache.Store = (*Store)(nil)
 // without it, every lookup a miss, and goes on trying. Only a bad Config
 // is an error.
 func New(cfg Config) (*Store, error) {
-	if cfg.Prefix == "" {
-		cfg.Prefix = DefaultPrefix
-	}
-	s := &Store{cfg: cfg}
-	conn, o, err := redisconn.Open(redisconn.Options{
-		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout, DialTimeout: cfg.DialTimeout,
-		ProbeMin: cfg.ProbeMin, ProbeMax: cfg.ProbeMax, Logger: cfg.Logger, LogEvery: cfg.LogEvery,
-		ErrConfig: ErrConfig,
-		What:      "answer cache", Away: "asking the helpers without the shared cache", Back: "answers are shared",
-		Probe: s.probe,
-	})
+	s := &Store{}
+	o, err := cfg.fill(s.probe)
 	if err != nil {
 		return nil, err
 	}
-	s.conn, s.cfg.Timeout = conn, o.Timeout
+	s.cfg = cfg
+	s.cfg.Timeout = o.Timeout
+	if s.conn, err = redisconn.Open(o); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

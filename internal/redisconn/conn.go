@@ -65,12 +65,11 @@ type Stats struct {
 
 // Open checks o and starts the health probe, which connects to Redis, and
 // returns once the probe has tried once (at most DialTimeout and Timeout
-// later). Only bad Options are an error. It returns the Options as filled
-// in.
-func Open(o Options) (*Conn, Options, error) {
+// later). Only bad Options are an error.
+func Open(o Options) (*Conn, error) {
 	opt, err := o.fill()
 	if err != nil {
-		return nil, o, err
+		return nil, err
 	}
 	c := &Conn{o: o, opt: opt, wake: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -79,7 +78,7 @@ func Open(o Options) (*Conn, Options, error) {
 	c.done.Add(1)
 	go c.probeLoop(first)
 	<-first
-	return c, o, nil
+	return c, nil
 }
 
 // Close stops the health probe and closes the connection. It waits for

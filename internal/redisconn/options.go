@@ -73,6 +73,14 @@ func (o *Options) bad(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 }
 
+// Check checks o and fills in its defaults, as Open does, without
+// connecting: a daemon refuses a bad --redis before it starts anything.
+// Its errors never hold the URL's password.
+func (o *Options) Check() error {
+	_, err := o.fill()
+	return err
+}
+
 // fill checks o, fills in its defaults and returns the client's options.
 func (o *Options) fill() (valkey.ClientOption, error) {
 	if o.Timeout < 0 || o.DialTimeout < 0 || o.ProbeMin < 0 || o.ProbeMax < 0 || o.LogEvery < 0 {

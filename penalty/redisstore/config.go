@@ -1,11 +1,14 @@
 package redisstore
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/valkey-io/valkey-go"
 
 	"github.com/authpool/authpool/internal/redisconn"
 	"github.com/authpool/authpool/penalty"
@@ -70,6 +73,23 @@ type Config struct {
 
 // ErrConfig wraps every error New returns for a bad Config.
 var ErrConfig = errors.New("redisstore: bad configuration")
+
+// fill checks cfg and fills in its defaults, and returns the options of
+// the store's connection, checked too, without connecting.
+func (cfg *Config) fill(probe func(context.Context, valkey.Client) error) (redisconn.Options, error) {
+	if err := cfg.check(); err != nil {
+		return redisconn.Options{}, err
+	}
+	o := redisconn.Options{
+		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout, DialTimeout: cfg.DialTimeout,
+		ProbeMin: cfg.ProbeMin, ProbeMax: cfg.ProbeMax, Logger: cfg.Logger, LogEvery: cfg.LogEvery,
+		ErrConfig: ErrConfig,
+		What:      "penalty store", Away: "using this daemon's own penalties", Back: "penalties are shared",
+		Probe: probe,
+	}
+	err := o.Check() // fills in o's defaults
+	return o, err
+}
 
 // check checks what is the store's own in cfg and fills in its defaults;
 // the connection's options are redisconn's to check.

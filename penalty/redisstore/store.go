@@ -41,25 +41,20 @@ type Store struct {
 // shares its penalties; with Redis down, the store starts on its local
 // penalties and goes on trying. Only a bad Config is an error.
 func New(cfg Config) (*Store, error) {
-	if err := cfg.check(); err != nil {
+	s := &Store{}
+	o, err := cfg.fill(s.probe)
+	if err != nil {
 		return nil, err
 	}
 	local, err := penalty.NewMemoryStore(penalty.MemoryConfig{Window: cfg.Window, MaxKeys: cfg.MaxKeys, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	s := &Store{cfg: cfg, local: local}
-	conn, o, err := redisconn.Open(redisconn.Options{
-		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout, DialTimeout: cfg.DialTimeout,
-		ProbeMin: cfg.ProbeMin, ProbeMax: cfg.ProbeMax, Logger: cfg.Logger, LogEvery: cfg.LogEvery,
-		ErrConfig: ErrConfig,
-		What:      "penalty store", Away: "using this daemon's own penalties", Back: "penalties are shared",
-		Probe: s.probe,
-	})
-	if err != nil {
+	s.cfg, s.local = cfg, local
+	s.cfg.Timeout = o.Timeout
+	if s.conn, err = redisconn.Open(o); err != nil {
 		return nil, err
 	}
-	s.conn, s.cfg.Timeout = conn, o.Timeout
 	return s, nil
 }
 
