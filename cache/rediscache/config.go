@@ -1,13 +1,10 @@
 package rediscache
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
 	"time"
-
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/authpool/authpool/internal/redisconn"
 )
@@ -59,25 +56,21 @@ var ErrConfig = errors.New("rediscache: bad configuration")
 // refuses a bad --redis before it starts anything. Its errors never hold
 // the URL's password.
 func (cfg Config) Check() error {
-	_, err := cfg.fill(nil)
+	_, err := cfg.fill()
 	return err
 }
 
 // fill fills in cfg's defaults and returns the options of the store's
-// connection, checked, without connecting.
-func (cfg *Config) fill(probe func(context.Context, valkey.Client) error) (redisconn.Options, error) {
+// connection but its probe, checked, without connecting.
+func (cfg *Config) fill() (redisconn.Options, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
-	}
-	if probe == nil { // Check: no connection will be made
-		probe = func(context.Context, valkey.Client) error { return nil }
 	}
 	o := redisconn.Options{
 		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout, DialTimeout: cfg.DialTimeout,
 		ProbeMin: cfg.ProbeMin, ProbeMax: cfg.ProbeMax, Logger: cfg.Logger, LogEvery: cfg.LogEvery,
 		ErrConfig: ErrConfig,
 		What:      "answer cache", Away: "asking the helpers without the shared cache", Back: "answers are shared",
-		Probe: probe,
 	}
 	err := o.Check() // fills in o's defaults
 	return o, err

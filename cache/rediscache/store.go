@@ -61,12 +61,13 @@ var _ cache.Store = (*Store)(nil)
 // is an error.
 func New(cfg Config) (*Store, error) {
 	s := &Store{}
-	o, err := cfg.fill(s.probe)
+	o, err := cfg.fill()
 	if err != nil {
 		return nil, err
 	}
 	s.cfg = cfg
 	s.cfg.Timeout = o.Timeout
+	o.Probe = s.probe
 	if s.conn, err = redisconn.Open(o); err != nil {
 		return nil, err
 	}

@@ -71,6 +71,9 @@ func Open(o Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Probe == nil {
+		return nil, o.bad("no probe")
+	}
 	c := &Conn{o: o, opt: opt, wake: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.mode.Store(int32(ModeLocal))

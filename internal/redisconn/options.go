@@ -32,7 +32,7 @@ const (
 // caller's own Options.ErrConfig.
 var ErrConfig = errors.New("redis: bad configuration")
 
-// Options configure Open. URL and Probe are required; every zero duration
+// Options configure Open. URL is required, and Probe for Open; every zero duration
 // has the default its constant gives. The field comments of the stores'
 // Configs say what each means to an operator.
 type Options struct {
@@ -106,9 +106,6 @@ func (o *Options) fill() (valkey.ClientOption, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Probe == nil {
-		return opt, o.bad("no probe")
 	}
 	// The stores' own rules, whatever the URL said: no client-side cache
 	// (a store that wants one turns it on itself), no retry (a script

@@ -1,14 +1,11 @@
 package redisstore
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/authpool/authpool/internal/redisconn"
 	"github.com/authpool/authpool/penalty"
@@ -75,8 +72,8 @@ type Config struct {
 var ErrConfig = errors.New("redisstore: bad configuration")
 
 // fill checks cfg and fills in its defaults, and returns the options of
-// the store's connection, checked too, without connecting.
-func (cfg *Config) fill(probe func(context.Context, valkey.Client) error) (redisconn.Options, error) {
+// the store's connection but its probe, checked too, without connecting.
+func (cfg *Config) fill() (redisconn.Options, error) {
 	if err := cfg.check(); err != nil {
 		return redisconn.Options{}, err
 	}
@@ -85,7 +82,6 @@ func (cfg *Config) fill(probe func(context.Context, valkey.Client) error) (redis
 		ProbeMin: cfg.ProbeMin, ProbeMax: cfg.ProbeMax, Logger: cfg.Logger, LogEvery: cfg.LogEvery,
 		ErrConfig: ErrConfig,
 		What:      "penalty store", Away: "using this daemon's own penalties", Back: "penalties are shared",
-		Probe: probe,
 	}
 	err := o.Check() // fills in o's defaults
 	return o, err

@@ -42,7 +42,7 @@ type Store struct {
 // penalties and goes on trying. Only a bad Config is an error.
 func New(cfg Config) (*Store, error) {
 	s := &Store{}
-	o, err := cfg.fill(s.probe)
+	o, err := cfg.fill()
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +52,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s.cfg, s.local = cfg, local
 	s.cfg.Timeout = o.Timeout
+	o.Probe = s.probe
 	if s.conn, err = redisconn.Open(o); err != nil {
 		return nil, err
 	}
