@@ -2,6 +2,7 @@ package rediscache_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -252,5 +253,25 @@ func TestForeignValuesFallBack(t *testing.T) {
 	answers(t, h, d, pw, 10*time.Second, "repaired")
 	if n := answers(t, h, d, pw, 10*time.Second, "repaired"); n != 0 {
 		t.Errorf("repaired: %d answers asked the helper, want none", n)
+	}
+}
+
+// A change whose caller gave up (its context ended) is still told to
+// Redis, and is no Redis trouble: a caller that hangs up cannot send a
+// daemon away from Redis, nor make it forget every shared answer.
+func TestAbandonedChangeIsNoTrouble(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	h := cachetest.NewHelper()
+	d := cluster(t, 1, h, rediscache.Config{URL: srv.URL(), Timeout: patient})[0]
+	old := cachetest.Auth("alice", cachetest.Passwords["alice"])
+	cachetest.Ask(t, d.c, old)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d.c.Do(ctx, cachetest.Req(framing.OpSetPass, "alice", "new")) // the helper applies it all the same
+	if st := d.store.Stats(); st.Mode != rediscache.ModeRedis || st.Fallbacks != 0 || st.Invalidations != 2 {
+		t.Errorf("after an abandoned setpass: %+v, want Redis told twice and still in use", st)
+	}
+	if cachetest.Ask(t, d.c, old) {
+		t.Error("the old password let in after the abandoned setpass")
 	}
 }

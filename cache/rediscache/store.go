@@ -170,6 +170,10 @@ func (s *Store) EndChange(ctx context.Context, t cache.Ticket) { s.forgetUser(ct
 // cannot be told, every answer it holds is suspect: lost makes the store
 // delete the epoch before it reads Redis again.
 func (s *Store) forgetUser(ctx context.Context, user cache.Key) {
+	// Not the caller's context, only Timeout: a change abandoned by its
+	// caller may still be made by a helper, so Redis is told all the
+	// same, and a caller that hangs up is no Redis trouble.
+	ctx = context.WithoutCancel(ctx)
 	c := s.redis(ctx)
 	if c == nil {
 		s.lose()
@@ -179,9 +183,7 @@ func (s *Store) forgetUser(ctx context.Context, user cache.Key) {
 	defer cancel()
 	if err := c.Do(rctx, c.B().Del().Key(s.userName(user)).Build()).Error(); err != nil {
 		s.lose()
-		// Not the caller's context: a change abandoned by its caller
-		// may still be made by a helper, and is lost all the same.
-		s.trouble(context.WithoutCancel(ctx), "change", err)
+		s.trouble(ctx, "change", err)
 		return
 	}
 	s.invalidations.Add(1)
@@ -212,8 +214,11 @@ func (s *Store) redis(ctx context.Context) valkey.Client {
 	if c == nil || !s.lost.Load() {
 		return c
 	}
+	// Not the caller's context: a lookup whose caller hung up must not
+	// count as Redis trouble, and the epoch must go all the same.
+	ctx = context.WithoutCancel(ctx)
 	if err := s.forgetAll(ctx, c); err != nil {
-		s.trouble(context.WithoutCancel(ctx), "forget all", err)
+		s.trouble(ctx, "forget all", err)
 		return nil
 	}
 	return c
