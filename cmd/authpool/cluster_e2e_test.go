@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authpool/authpool/cache/rediscache"
 	"github.com/authpool/authpool/penalty/redisstore"
 	"github.com/authpool/authpool/penalty/redisstore/redistest"
 )
@@ -49,18 +51,34 @@ type node struct {
 // penalties and args, and waits until each uses Redis.
 func startCluster(t *testing.T, srv *redistest.Server, n int, args ...string) []node {
 	t.Helper()
+	return startClusterOf(t, srv, n, []string{scripts(t, "misbehave.py")}, args...)
+}
+
+// startClusterOf is startCluster with another helper command. Daemon i
+// names its Redis connections node<i> (CLIENT LIST), so that a test can
+// kill them.
+func startClusterOf(t *testing.T, srv *redistest.Server, n int, helper []string, args ...string) []node {
+	t.Helper()
 	secretFile, _ := clusterSecret(t)
+	sep := "?"
+	if strings.Contains(srv.URL(), "?") {
+		sep = "&"
+	}
 	var nodes []node
-	for range n {
-		full := append([]string{"--redis", srv.URL(), "--cluster-secret-file", secretFile, "--timeout", clusterTimeout.String()}, args...)
-		d, m := penaltyDaemon(t, full...)
+	for i := range n {
+		url := fmt.Sprintf("%s%sclient_name=node%d", srv.URL(), sep, i)
+		full := append([]string{"--redis", url, "--cluster-secret-file", secretFile, "--timeout", clusterTimeout.String()}, args...)
+		d, m := penaltyDaemonOf(t, helper, full...)
 		nodes = append(nodes, node{d, m})
 	}
 	waitRedisInUse(t, nodes, 1)
 	return nodes
 }
 
-const redisInUse = `authpool_redis_in_use{store="penalty"}`
+const (
+	redisInUse = `authpool_redis_in_use{store="penalty"}`
+	cacheInUse = `authpool_redis_in_use{store="cache"}`
+)
 
 // waitRedisInUse waits, bounded, until every node's penalty store is in
 // Redis (1) or local (0).
@@ -256,7 +274,8 @@ func hasCount(fs map[string]int, n int) bool {
 // status` says where the penalties are kept.
 func TestClusterRedisUserAndStatus(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{TCP: true})
-	acl := append([]string{"ACL", "SETUSER", "authpool", "on", ">" + redisPassword, "~" + clusterPrefix + "*"}, strings.Fields(redisstore.ACLCommands)...)
+	acl := append([]string{"ACL", "SETUSER", "authpool", "on", ">" + redisPassword, "~" + clusterPrefix + "*", "~" + rediscache.DefaultPrefix + "*"},
+		strings.Fields(redisstore.ACLCommands+" "+rediscache.ACLCommands)...)
 	if err := srv.Do(acl...).Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,8 +285,8 @@ func TestClusterRedisUserAndStatus(t *testing.T) {
 		name, password, status string
 		inUse                  float64
 	}{
-		{"right password", redisPassword, "penalties: shared through Redis", 1},
-		{"wrong password", redisPassword + "-wrong", "penalties: THIS DAEMON'S OWN", 0},
+		{"right password", redisPassword, "penalties: shared through Redis;.*\nanswer cache: shared through Redis;", 1},
+		{"wrong password", redisPassword + "-wrong", "penalties: THIS DAEMON'S OWN.*\nanswer cache: NOT IN USE", 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			conf := filepath.Join(t.TempDir(), "authpool.toml")
@@ -275,10 +294,11 @@ func TestClusterRedisUserAndStatus(t *testing.T) {
 			if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			d, metrics := penaltyDaemon(t, "--config", conf)
+			d, metrics := penaltyDaemon(t, "--config", conf, "--cache-ttl", "1m")
 			within(t, "the daemon's penalty store to settle", func() bool {
 				m := metrics()
-				return m[redisInUse] == tt.inUse && (tt.inUse == 1 || m[`authpool_redis_probe_errors_total{store="penalty"}`] > 0)
+				return m[redisInUse] == tt.inUse && m[cacheInUse] == tt.inUse &&
+					(tt.inUse == 1 || m[`authpool_redis_probe_errors_total{store="penalty"}`] > 0 && m[`authpool_redis_probe_errors_total{store="cache"}`] > 0)
 			})
 			if ok, _ := (node{d, metrics}).ask(t, "from=192.0.2.40 auth:alice:example.com:"+secretMark+"-acl"); ok {
 				t.Error("a wrong password answered yes")
@@ -287,7 +307,7 @@ func TestClusterRedisUserAndStatus(t *testing.T) {
 			if code := run(t.Context(), []string{"status", "--socket", d.socket}, strings.NewReader(""), &out, &errOut); code != 0 {
 				t.Fatalf("status: exit %d: %s", code, errOut.String())
 			}
-			if !strings.Contains(out.String(), tt.status) {
+			if !regexp.MustCompile(tt.status).MatchString(out.String()) {
 				t.Errorf("status lacks %q:\n%s", tt.status, out.String())
 			}
 			d.stop()
@@ -320,5 +340,107 @@ func checkRedisHoldsNothing(t *testing.T, srv *redistest.Server) {
 	hashed = append(hashed, "alice", "bob", "alice@example.com")
 	for _, f := range srv.Holds(plain, hashed) {
 		t.Errorf("Redis holds %s", f)
+	}
+}
+
+// Done when: setpass on one daemon, and the old password is refused on the
+// others at their next request, with positive caching on; also after the
+// others' Redis connections were killed (CLIENT KILL). The helpers of all
+// three daemons read one users file, as helpers over one user database
+// do: what a daemon's cache holds is the only thing that could let an old
+// password in.
+func TestClusterSetpassForgets(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Monitor: true})
+	users := filepath.Join(t.TempDir(), "users.txt")
+	pw := func(n int) string { return fmt.Sprintf("%s-pw-%d", secretMark, n) }
+	if err := os.WriteFile(users, []byte("alice@example.com:"+pw(0)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nodes := startClusterOf(t, srv, 3, []string{scripts(t, "sample.py"), users}, "--cache-ttl", "1m", "--redis-timeout", "5s")
+	for i, n := range nodes {
+		within(t, fmt.Sprintf("daemon %d's cache in Redis", i), func() bool { return n.metrics()[cacheInUse] == 1 })
+	}
+	auth := func(n int) string { return "from=198.51.100.7 auth:alice:example.com:" + pw(n) }
+	// want asks daemon i alice's password n and checks the answer.
+	want := func(i, n int, yes bool, when string) {
+		t.Helper()
+		if ok, _ := nodes[i].ask(t, auth(n)); ok != yes {
+			t.Errorf("%s: daemon %d answered %v to password %d, want %v", when, i, ok, n, yes)
+		}
+	}
+	setpass := func(n int) {
+		t.Helper()
+		c, r := dialBounded(t, nodes[0].d.socket, 30*time.Second)
+		if a, err := nativeAsk(c, r, 1, "setpass:alice:example.com:"+pw(n)); a != "1 1" || err != nil {
+			t.Fatalf("setpass through daemon 0: %q, %v", a, err)
+		}
+		c.Close()
+	}
+	hits := func() float64 { return sum(nodes, "authpool_cache_hits_total") }
+
+	for round := range 2 {
+		for i := range nodes {
+			want(i, round, true, "before the change")
+			want(i, round, true, "before the change, asked again")
+		}
+		switch h := hits(); {
+		case h < 3:
+			t.Fatalf("%v cache hits over 6 logins of one password: the answer is not cached, so the test proves nothing", h)
+		case h < 5:
+			t.Errorf("%v cache hits over 6 logins of one password through 3 daemons: the cache is not shared", h)
+		}
+		if round == 1 {
+			// The others' connections to Redis die: their next lookup
+			// meets a broken connection, or a new one.
+			for _, name := range []string{"node1", "node2"} {
+				killClient(t, srv, name)
+			}
+		}
+		setpass(round + 1)
+		for i := 1; i < 3; i++ {
+			want(i, round, false, fmt.Sprintf("round %d, after setpass through daemon 0", round))
+			want(i, round+1, true, fmt.Sprintf("round %d, the new password", round))
+		}
+		want(0, round+1, true, fmt.Sprintf("round %d, the new password", round))
+		// Forget the hits so far: the next round counts its own.
+		for i := range nodes {
+			within(t, fmt.Sprintf("daemon %d's cache back in Redis", i), func() bool { return nodes[i].metrics()[cacheInUse] == 1 })
+		}
+		before := hits()
+		hits = func() float64 { return sum(nodes, "authpool_cache_hits_total") - before }
+	}
+	for _, f := range srv.Holds([]string{secretMark, "alice", "example.com"},
+		[]string{pw(0), pw(1), pw(2), "alice@example.com", "alice:example.com:" + pw(1), "auth:alice:example.com:" + pw(1), "alice@example.com:" + pw(1)}) {
+		t.Errorf("Redis holds %s", f)
+	}
+}
+
+// clientID finds a connection's id in its line of CLIENT LIST (the first
+// line may come with RESP3's "txt:" in front).
+var clientID = regexp.MustCompile(`(?:^|[\s:])id=(\d+) `)
+
+// killClient kills every connection Redis has from clients named name.
+func killClient(t *testing.T, srv *redistest.Server, name string) {
+	t.Helper()
+	list, err := srv.Do("CLIENT", "LIST").ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		if !strings.Contains(line, " name="+name+" ") {
+			continue
+		}
+		m := clientID.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("no client id in %q", line)
+		}
+		if err := srv.Do("CLIENT", "KILL", "ID", m[1]).Error(); err != nil {
+			t.Fatal(err)
+		}
+		killed++
+	}
+	if killed == 0 {
+		t.Fatalf("no Redis connection named %s to kill:\n%s", name, list)
 	}
 }

@@ -21,9 +21,9 @@ type clusterFlags struct {
 }
 
 func (f *clusterFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.redis, "redis", "", "share the penalties with every daemon naming this Redis: redis://[USER[:PASSWORD]@]HOST[:PORT][/DB], rediss://… (TLS) or unix:///PATH; needs --cluster-secret-file; a URL with a password only in the --config file (not readable by others), never on the command line; restart to change")
+	fs.StringVar(&f.redis, "redis", "", "share the penalties, and the answer cache of --cache-ttl and --negative-cache-ttl, with every daemon naming this Redis: redis://[USER[:PASSWORD]@]HOST[:PORT][/DB], rediss://… (TLS) or unix:///PATH; needs --cluster-secret-file; a URL with a password only in the --config file (not readable by others), never on the command line; restart to change")
 	fs.StringVar(&f.secretFile, "cluster-secret-file", "", "--redis: the secret every daemon sharing the Redis holds (at least 32 bytes; owned by the daemon's user, mode 0600): it keys every hash kept in Redis; restart to change")
-	fs.DurationVar(&f.redisTimeout, "redis-timeout", redisstore.DefaultTimeout, "--redis: longest wait for one Redis call; past it, or on any Redis error, the daemon uses its own penalties until Redis answers again")
+	fs.DurationVar(&f.redisTimeout, "redis-timeout", redisstore.DefaultTimeout, "--redis: longest wait for one Redis call; past it, or on any Redis error, the daemon uses its own penalties, and asks its helpers instead of the cache, until Redis answers again")
 }
 
 // checkCommandLine refuses a Redis password on the command line, where

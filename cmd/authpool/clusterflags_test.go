@@ -54,6 +54,7 @@ func TestClusterFlags(t *testing.T) {
 		{"secret others read", []string{"--redis", "unix:///run/redis.sock", "--cluster-secret-file", open}, "chmod 600"},
 		{"short secret", []string{"--redis", "unix:///run/redis.sock", "--cluster-secret-file", short}, "want at least 32"},
 		{"penalties off", []string{"--redis", "unix:///run/redis.sock", "--cluster-secret-file", secret, "--penalty-base", "0"}, "nothing to share"},
+		{"penalties off, a cache", []string{"--redis", "unix:///run/redis.sock", "--cluster-secret-file", secret, "--penalty-base", "0", "--negative-cache-ttl", "1s"}, "ok unix:///run/redis.sock 64"},
 		{"bad scheme", []string{"--config", conf("scheme.toml", 0o600, "redis = \"http://u:"+redisPassword+"@h/\"\ncluster-secret-file = \""+secret+"\"\n")}, `scheme "http"`},
 		{"bad parameter", []string{"--config", conf("param.toml", 0o600, "redis = \"rediss://u:"+redisPassword+"@h/?skip_verify=true\"\ncluster-secret-file = \""+secret+"\"\n")}, `"skip_verify" not taken`},
 	} {

@@ -103,7 +103,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve /metrics (Prometheus), /healthz and /status on HOST:PORT (loopback only) or unix:/PATH; --http serves them too")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 0, "keep yes answers to auth and isuser this long (0: not cached); keyed by an HMAC, never the password")
 	fs.DurationVar(&f.negCacheTTL, "negative-cache-ttl", 0, "keep no answers this long (0: not cached)")
-	fs.IntVar(&f.cacheSize, "cache-size", 10000, "most answers cached")
+	fs.IntVar(&f.cacheSize, "cache-size", 10000, "most answers cached (with --redis, Redis's maxmemory bounds the shared cache instead)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")

@@ -6,14 +6,17 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/authpool/authpool/cache/rediscache"
+	"github.com/authpool/authpool/internal/redisconn"
 	"github.com/authpool/authpool/metrics"
 	"github.com/authpool/authpool/penalty"
 	"github.com/authpool/authpool/penalty/redisstore"
 )
 
 // Shared is what daemons that name the same Redis share: the penalties
-// (package penalty/redisstore) and, once the shared answer cache is in,
-// the cache; both key every hash they write there under Secret.
+// (package penalty/redisstore), when they are on, and the answer cache
+// (package cache/rediscache), when there is one; both key every hash
+// they write there under Secret.
 type Shared struct {
 	// Redis, when set, is the Redis URL (--redis): redis://, rediss://
 	// or unix://. Empty means nothing is shared: each daemon keeps its
@@ -22,7 +25,8 @@ type Shared struct {
 	// Secret keys every hash the daemons write to Redis
 	// (--cluster-secret-file, penalty.ReadSecretFile): the same on every
 	// daemon, at least penalty.MinSecret bytes. Required with Redis, and
-	// refused without it. It replaces Penalty.Secret.
+	// refused without it. It replaces Penalty.Secret, and is the cache's
+	// Secret.
 	Secret []byte
 	// Timeout bounds every Redis call a request waits for; zero means
 	// redisstore.DefaultTimeout (100 ms, --redis-timeout).
@@ -48,16 +52,18 @@ func (s *Shared) check(cfg *Config) error {
 		return fmt.Errorf("--cluster-secret-file: a secret of %d bytes, want at least %d", len(s.Secret), penalty.MinSecret)
 	case s.Timeout < 0:
 		return errors.New("--redis-timeout cannot be negative")
-	case !s.shares(cfg):
-		return fmt.Errorf("%w %s: nothing to share: --penalty-base 0 turns the penalties off, and the answer cache is this daemon's own; drop --redis, or turn the penalties on",
+	case cfg.Penalty.Off && !cacheOn(cfg):
+		return fmt.Errorf("%w %s: nothing to share: --penalty-base 0 turns the penalties off, and there is no answer cache (--cache-ttl, --negative-cache-ttl); drop --redis, or turn one on",
 			errShared, redisstore.Redacted(s.Redis))
 	}
-	return s.penaltyStore(cfg, nil).Check()
+	if err := s.penaltyStore(cfg, nil).Check(); err != nil {
+		return err
+	}
+	return s.cacheStore(nil).Check()
 }
 
-// shares reports whether anything goes through Redis with cfg: today the
-// penalties, when they are on.
-func (s *Shared) shares(cfg *Config) bool { return s.Redis != "" && !cfg.Penalty.Off }
+// cacheOn reports whether cfg puts an answer cache in front of the pool.
+func cacheOn(cfg *Config) bool { return cfg.CacheTTL > 0 || cfg.NegativeCacheTTL > 0 }
 
 // penaltyStore is the penalty store's configuration.
 func (s *Shared) penaltyStore(cfg *Config, log *slog.Logger) redisstore.Config {
@@ -70,34 +76,91 @@ func (s *Shared) penaltyStore(cfg *Config, log *slog.Logger) redisstore.Config {
 	}
 }
 
-// openPenalties connects the penalty store (New returns once it has tried
-// Redis once, at most about a second later; a Redis that is away is no
-// error: the store starts on this daemon's own penalties and goes on
-// trying), adds its metrics, and returns it and the function that reports
-// it in /status.
-func (s *Shared) openPenalties(cfg *Config, m *metrics.Metrics, log *slog.Logger) (*redisstore.Store, func() *SharedStatus, error) {
-	store, err := redisstore.New(s.penaltyStore(cfg, log))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errShared, err)
-	}
-	m.WatchRedis("penalty", func() metrics.RedisStats {
-		st := store.Stats()
-		return metrics.RedisStats{InUse: st.Mode == redisstore.ModeRedis, Errors: st.Errors,
-			Fallbacks: st.Fallbacks, Recoveries: st.Recoveries, ProbeErrors: st.ProbeErrors}
-	})
-	log.Info("penalties shared through Redis", "redis", redisstore.Redacted(s.Redis), "in_use", store.Stats().Mode == redisstore.ModeRedis)
-	status := func() *SharedStatus {
-		st := store.Stats()
-		return &SharedStatus{Penalties: st.Mode.String(), Errors: st.Errors, Fallbacks: st.Fallbacks, Recoveries: st.Recoveries}
-	}
-	return store, status, nil
+// cacheStore is the shared answer cache's configuration.
+func (s *Shared) cacheStore(log *slog.Logger) rediscache.Config {
+	return rediscache.Config{URL: s.Redis, Timeout: s.Timeout, Logger: log}
 }
 
-// SharedStatus is where the state shared through Redis is kept now.
+// The stores connect in New, which returns once it has tried Redis once,
+// at most about a second later; a Redis that is away is no error: the
+// store starts without it (the daemon's own penalties; a cache that asks
+// the helpers) and goes on trying.
+
+// openPenalties connects the penalty store and adds its metrics and its
+// line of /status.
+func (s *Shared) openPenalties(cfg *Config, m *metrics.Metrics, log *slog.Logger, st *sharedState) (*redisstore.Store, error) {
+	store, err := redisstore.New(s.penaltyStore(cfg, log))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errShared, err)
+	}
+	st.penalties = s.opened(m, log, "penalty", "penalties shared through Redis", func() redisconn.Stats {
+		c := store.Stats()
+		return redisconn.Stats{Mode: c.Mode, Errors: c.Errors, Fallbacks: c.Fallbacks, Recoveries: c.Recoveries, ProbeErrors: c.ProbeErrors}
+	})
+	return store, nil
+}
+
+// openCache connects the shared answer cache's store and adds its metrics
+// and its line of /status.
+func (s *Shared) openCache(m *metrics.Metrics, log *slog.Logger, st *sharedState) (*rediscache.Store, error) {
+	store, err := rediscache.New(s.cacheStore(log))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errShared, err)
+	}
+	st.cache = s.opened(m, log, "cache", "answer cache shared through Redis", func() redisconn.Stats {
+		c := store.Stats()
+		return redisconn.Stats{Mode: c.Mode, Errors: c.Errors, Fallbacks: c.Fallbacks, Recoveries: c.Recoveries, ProbeErrors: c.ProbeErrors}
+	})
+	return store, nil
+}
+
+// opened logs that a shared store is open, exports its stats as metrics
+// labelled store=name, and returns its status.
+func (s *Shared) opened(m *metrics.Metrics, log *slog.Logger, name, msg string, stats func() redisconn.Stats) func() *RedisStatus {
+	log.Info(msg, "redis", redisstore.Redacted(s.Redis), "in_use", stats().Mode == redisconn.ModeRedis)
+	m.WatchRedis(name, func() metrics.RedisStats {
+		c := stats()
+		return metrics.RedisStats{InUse: c.Mode == redisconn.ModeRedis, Errors: c.Errors,
+			Fallbacks: c.Fallbacks, Recoveries: c.Recoveries, ProbeErrors: c.ProbeErrors}
+	})
+	return func() *RedisStatus {
+		c := stats()
+		return &RedisStatus{Mode: c.Mode.String(), Errors: c.Errors, Fallbacks: c.Fallbacks, Recoveries: c.Recoveries}
+	}
+}
+
+// sharedState is how the daemon reports what it shares; nil funcs for
+// what it does not.
+type sharedState struct{ penalties, cache func() *RedisStatus }
+
+// status is the daemon's SharedStatus, or nil when it shares nothing.
+func (st *sharedState) status() *SharedStatus {
+	if st.penalties == nil && st.cache == nil {
+		return nil
+	}
+	var r SharedStatus
+	if st.penalties != nil {
+		r.Penalties = st.penalties()
+	}
+	if st.cache != nil {
+		r.Cache = st.cache()
+	}
+	return &r
+}
+
+// SharedStatus is what the daemon shares through Redis (--redis), and
+// whether Redis is in use for it now.
 type SharedStatus struct {
-	// Penalties is "redis" while penalties are shared, "local" while the
-	// daemon falls back on its own because Redis is away.
-	Penalties  string `json:"penalties"`
+	Penalties *RedisStatus `json:"penalties,omitempty"`
+	Cache     *RedisStatus `json:"cache,omitempty"`
+}
+
+// RedisStatus is one shared store's state.
+type RedisStatus struct {
+	// Mode is "redis" while the store uses Redis, "local" while the
+	// daemon does without because Redis is away (its own penalties; a
+	// cache that asks the helpers).
+	Mode       string `json:"mode"`
 	Errors     uint64 `json:"redis_errors"`
 	Fallbacks  uint64 `json:"fallbacks"`
 	Recoveries uint64 `json:"recoveries"`
