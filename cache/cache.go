@@ -3,10 +3,9 @@ package cache
 import (
 	"context"
 	"errors"
-	"sync"
+	"fmt"
+	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/authpool/authpool/framing"
 )
@@ -17,8 +16,9 @@ type Doer interface {
 	Do(ctx context.Context, req framing.Request) (bool, error)
 }
 
-// DefaultMaxEntries is the bound on entries when Config.MaxEntries is zero.
-const DefaultMaxEntries = 10000
+// MinSecret is the shortest Config.Secret taken, as penalty.MinSecret:
+// the cluster secret serves both.
+const MinSecret = 32
 
 // Config configures a Cache. Next is required; every zero value has the
 // meaning its comment gives.
@@ -31,74 +31,86 @@ type Config struct {
 	// NegativeTTL is how long a no to auth or isuser is kept; zero keeps
 	// none.
 	NegativeTTL time.Duration
-	// MaxEntries bounds the entries kept; past it the least recently used
-	// goes. Zero means DefaultMaxEntries.
+	// Store keeps the answers. Nil means a MemoryStore of MaxEntries,
+	// made by New, with Now as its clock.
+	Store Store
+	// Secret is the key the cache's keys are derived from: the cluster
+	// secret (penalty.ReadSecretFile, --cluster-secret-file), at least
+	// MinSecret bytes, which a shared Store requires so that every daemon
+	// computes the same keys. Nil means a key of the process's own, from
+	// crypto/rand, which a shared Store refuses.
+	Secret []byte
+	// MaxEntries bounds the entries of the MemoryStore New makes. Zero
+	// means DefaultMaxEntries. Refused with a Store.
 	MaxEntries int
-	// Now tells the time, for tests; nil means time.Now.
+	// Now tells the time to the MemoryStore New makes, for tests; nil
+	// means time.Now. Refused with a Store.
 	Now func() time.Time
 }
 
-// Cache answers repeated auth and isuser requests from memory and forwards
-// everything else to Config.Next. It is safe for concurrent use. Create it
-// with New; it has nothing to close.
+// ErrConfig wraps every error New returns.
+var ErrConfig = errors.New("cache: bad configuration")
+
+// Cache answers repeated auth and isuser requests from its Store and
+// forwards everything else to Config.Next. It is safe for concurrent use.
+// Create it with New; it has nothing to close (a Store that has is closed
+// by whoever made it, after the Cache is done).
 type Cache struct {
 	next        Doer
 	ttl, negTTL time.Duration
-	now         func() time.Time
 	passThrough bool // both TTLs zero
 	key         secretKey
+	store       Store
 
-	mu      sync.Mutex
-	entries *simplelru.LRU[digest, entry] // entry key → answer
-	users   map[digest]*userState         // user key → that user's entries
-	stats   Stats                         // Entries is filled in by Stats
-}
-
-// entry is all the cache keeps per answer: nothing in it is a name or a
-// password, or can be turned back into one without the key.
-type entry struct {
-	ok      bool
-	expires time.Time
-	user    digest // the user's key, to leave the user index on removal
+	hits, misses atomic.Uint64
 }
 
 // New returns a Cache in front of cfg.Next.
 func New(cfg Config) (*Cache, error) {
+	bad := func(msg string) (*Cache, error) { return nil, fmt.Errorf("%w: %s", ErrConfig, msg) }
 	switch {
 	case cfg.Next == nil:
-		return nil, errors.New("cache: Config.Next is nil")
+		return bad("Config.Next is nil")
 	case cfg.TTL < 0 || cfg.NegativeTTL < 0:
-		return nil, errors.New("cache: negative TTL")
+		return bad("negative TTL")
 	case cfg.MaxEntries < 0:
-		return nil, errors.New("cache: negative MaxEntries")
-	}
-	if cfg.MaxEntries == 0 {
-		cfg.MaxEntries = DefaultMaxEntries
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+		return bad("negative MaxEntries")
+	case cfg.Store != nil && (cfg.MaxEntries != 0 || cfg.Now != nil):
+		return bad("MaxEntries and Now are the MemoryStore's: set them in its MemoryConfig")
+	case cfg.Secret != nil && len(cfg.Secret) < MinSecret:
+		return bad(fmt.Sprintf("a secret of %d bytes, want at least %d", len(cfg.Secret), MinSecret))
+	case cfg.Store != nil && cfg.Store.Shared() && cfg.Secret == nil:
+		// With a key of its own, this daemon's keys would be nobody
+		// else's: a change through another daemon would not reach its
+		// answers.
+		return bad("a shared Store needs Config.Secret, the secret the cluster shares")
 	}
 	c := &Cache{
 		next:        cfg.Next,
 		ttl:         cfg.TTL,
 		negTTL:      cfg.NegativeTTL,
-		now:         cfg.Now,
 		passThrough: cfg.TTL == 0 && cfg.NegativeTTL == 0,
-		key:         newSecretKey(),
-		users:       make(map[digest]*userState),
+		store:       cfg.Store,
 	}
-	lru, err := simplelru.NewLRU(cfg.MaxEntries, c.unindex)
-	if err != nil {
-		return nil, err
+	if cfg.Secret != nil {
+		c.key = deriveKey(cfg.Secret)
+	} else {
+		c.key = newSecretKey()
 	}
-	c.entries = lru
+	if c.store == nil {
+		s, err := NewMemoryStore(MemoryConfig{MaxEntries: cfg.MaxEntries, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		c.store = s
+	}
 	return c, nil
 }
 
-// Do answers an auth or isuser from the cache when it can, and otherwise
+// Do answers an auth or isuser from the store when it can, and otherwise
 // asks Config.Next, in the caller's goroutine. A change to a user
-// (setpass, tryregister, removeuser, removeuser3) drops that user's
-// entries. Errors from Next are returned unchanged.
+// (setpass, tryregister, removeuser, removeuser3) makes the store forget
+// that user's answers. Errors from Next are returned unchanged.
 func (c *Cache) Do(ctx context.Context, req framing.Request) (bool, error) {
 	switch {
 	case c.passThrough:
@@ -121,47 +133,22 @@ func changesUser(op framing.Op) bool {
 	return false
 }
 
-// lookup answers req from a fresh entry, or asks Next and stores the
-// answer unless the user changed meanwhile.
+// lookup answers req from a fresh entry, or asks Next and hands the
+// answer to the store, which keeps it unless the user changed meanwhile.
 func (c *Cache) lookup(ctx context.Context, req framing.Request) (bool, error) {
 	ek, uk := c.key.entry(req), c.key.user(req.User, req.Server)
-	now := c.now()
-	c.mu.Lock()
-	if e, ok := c.entries.Get(ek); ok {
-		if now.Before(e.expires) {
-			c.stats.Hits++
-			c.mu.Unlock()
-			return e.ok, nil
-		}
-		c.entries.Remove(ek)
+	cached, hit, t := c.store.Get(ctx, uk, ek)
+	if hit {
+		c.hits.Add(1)
+		return cached, nil
 	}
-	c.stats.Misses++
-	st := c.userLocked(uk)
-	st.pending++
-	gen := st.gen
-	c.mu.Unlock()
-
+	c.misses.Add(1)
 	yes, err := c.next.Do(ctx, req)
-	c.finishMiss(uk, ek, gen, yes, err)
+	// The store's calls are bounded by its own timeout, not by the
+	// caller's context, which may have ended with the answer in hand: a
+	// ticket is handed back whatever the caller does.
+	c.store.Put(context.WithoutCancel(ctx), t, yes, c.ttlFor(yes, err))
 	return yes, err
-}
-
-// finishMiss stores a miss's answer if it is one, its kind has a TTL, and
-// the user has not changed since the miss was forwarded.
-func (c *Cache) finishMiss(uk, ek digest, gen uint64, yes bool, err error) {
-	ttl := c.ttlFor(yes, err)
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.users[uk] // kept by st.pending
-	if ttl > 0 && st.gen == gen {
-		if c.entries.Add(ek, entry{ok: yes, expires: now.Add(ttl), user: uk}) {
-			c.stats.Evictions++
-		}
-		st.entries[ek] = struct{}{}
-	}
-	st.pending--
-	c.dropIfIdle(uk, st)
 }
 
 func (c *Cache) ttlFor(yes bool, err error) time.Duration {
@@ -174,26 +161,11 @@ func (c *Cache) ttlFor(yes bool, err error) time.Duration {
 	return c.negTTL
 }
 
-// change drops the user's entries, asks Next, and drops them again when
-// its answer, whatever it is, arrives.
+// change makes the store forget the user's answers, asks Next, and makes
+// it forget them again when Next's answer, whatever it is, arrives.
 func (c *Cache) change(ctx context.Context, req framing.Request) (bool, error) {
-	uk := c.key.user(req.User, req.Server)
-	c.mu.Lock()
-	st := c.userLocked(uk)
-	st.pending++
-	c.invalidateLocked(st)
-	c.mu.Unlock()
-
+	t := c.store.BeginChange(ctx, c.key.user(req.User, req.Server))
 	yes, err := c.next.Do(ctx, req)
-	c.finishChange(uk)
+	c.store.EndChange(context.WithoutCancel(ctx), t)
 	return yes, err
-}
-
-func (c *Cache) finishChange(uk digest) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.users[uk] // kept by st.pending
-	c.invalidateLocked(st)
-	st.pending--
-	c.dropIfIdle(uk, st)
 }

@@ -60,7 +60,7 @@ func TestRepeats(t *testing.T) {
 					t.Fatalf("ask %d: %+v, want OK=%v", i, r, tc.want)
 				}
 			}
-			if got := f.count(tc.req.Op); got != tc.calls {
+			if got := f.Count(tc.req.Op); got != tc.calls {
 				t.Errorf("helper asked %d times, want %d", got, tc.calls)
 			}
 			st := c.Stats()
@@ -79,8 +79,8 @@ func TestBothTTLsZeroPassesEverythingThrough(t *testing.T) {
 		ask(t, c, auth("alice", "wonderland"))
 		ask(t, c, setpass("bob", "new"))
 	}
-	if f.count(framing.OpAuth) != 2 || f.count(framing.OpSetPass) != 2 {
-		t.Errorf("helper saw %v, want every request", f.calls)
+	if f.Count(framing.OpAuth) != 2 || f.Count(framing.OpSetPass) != 2 {
+		t.Errorf("helper saw %d auths and %d setpasses, want every request", f.Count(framing.OpAuth), f.Count(framing.OpSetPass))
 	}
 	if st := c.Stats(); st != (Stats{}) {
 		t.Errorf("stats %+v, want zero", st)
@@ -110,11 +110,11 @@ func TestExpiry(t *testing.T) {
 		{time.Second, no, true},        // 70s: expired
 	} {
 		clock.Advance(step.advance)
-		before := f.count(framing.OpAuth)
+		before := f.Count(framing.OpAuth)
 		if r := ask(t, c, step.req); r.OK != (step.req == yes) {
 			t.Fatalf("%+v: wrong answer", step)
 		}
-		if reached := f.count(framing.OpAuth) > before; reached != step.reachesIt {
+		if reached := f.Count(framing.OpAuth) > before; reached != step.reachesIt {
 			t.Fatalf("after %v more: reached the helper %v, want %v", step.advance, reached, step.reachesIt)
 		}
 	}
@@ -145,9 +145,9 @@ func TestLRUBound(t *testing.T) {
 		{d, false},
 		{a, true},
 	} {
-		before := f.count(framing.OpIsUser)
+		before := f.Count(framing.OpIsUser)
 		ask(t, c, tc.req)
-		if reached := f.count(framing.OpIsUser) > before; reached != tc.reachesIt {
+		if reached := f.Count(framing.OpIsUser) > before; reached != tc.reachesIt {
 			t.Fatalf("isuser %s reached the helper %v, want %v", tc.req.User, reached, tc.reachesIt)
 		}
 	}
@@ -169,7 +169,7 @@ func TestErrorsNotCached(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
-			f.errs = []error{tc.err}
+			f.Fail(tc.err)
 			c := mustNew(t, Config{Next: f, TTL: time.Minute, NegativeTTL: time.Minute})
 			req := auth("alice", "wonderland")
 			if r := ask(t, c, req); !errors.Is(r.Err, tc.err) || r.OK {
@@ -182,7 +182,7 @@ func TestErrorsNotCached(t *testing.T) {
 				t.Fatalf("second ask: %+v, want yes", r)
 			}
 			ask(t, c, req)
-			if got := f.count(framing.OpAuth); got != 2 {
+			if got := f.Count(framing.OpAuth); got != 2 {
 				t.Errorf("helper asked %d times, want 2 (error, then yes, then the cache)", got)
 			}
 			checkIndex(t, c)
@@ -195,7 +195,7 @@ func TestRefusalPassedBack(t *testing.T) {
 		t.Run(req.Op.String(), func(t *testing.T) {
 			f := newFake()
 			refusal := errors.Join(result.ErrOverloaded)
-			f.refuse = refusal
+			f.Refuse(refusal)
 			c := mustNew(t, Config{Next: f, TTL: time.Minute, NegativeTTL: time.Minute})
 			yes, err := c.Do(context.Background(), req)
 			if err != refusal || yes {
@@ -217,7 +217,7 @@ func TestOtherRequestsPassThrough(t *testing.T) {
 	bad := framing.Request{Op: 0, User: "alice", Server: "example.com"}
 	ask(t, c, bad)
 	ask(t, c, bad)
-	if got := f.count(0); got != 2 {
+	if got := f.Count(0); got != 2 {
 		t.Errorf("helper saw %d, want 2", got)
 	}
 	if st := c.Stats(); st != (Stats{}) {

@@ -18,6 +18,19 @@
 // behind authpool's back (in the helper's database, by an administrator)
 // keeps its old answer until the entry expires.
 //
+// # Stores
+//
+// The Cache decides what is cached, for how long, and which requests
+// change a user; a Store (Config.Store) keeps the answers. MemoryStore,
+// the default, keeps them in the process (the LRU, its user index and the
+// generations described below). cache/rediscache keeps them in Redis,
+// shared by every daemon that names the same server, so that an answer
+// one daemon got is every daemon's, and a change through any daemon makes
+// every daemon forget the user's answers. Both pass one conformance
+// suite, cache/cachetest. A Store never fails a request: one that cannot
+// answer (its server away) says it has nothing, stores nothing, and
+// counts it (Stats.StoreErrors, Stats.Fallbacks).
+//
 // # Why an HMAC, and why a key that dies with the process
 //
 // An entry is found by HMAC-SHA256(key, op, user, server, password), each
@@ -32,7 +45,13 @@
 // A plain hash would not do: users' passwords are guessable, and a table of
 // SHA-256 values of likely passwords would read them back. The HMAC key is
 // 32 bytes from crypto/rand, made by New and never written anywhere, so a
-// digest means nothing outside the process that made it. A restart forgets
+// digest means nothing outside the process that made it. A shared Store
+// needs every daemon to compute the same keys: the key is then derived
+// from the cluster secret (Config.Secret, --cluster-secret-file) as
+// HMAC-SHA256(secret, "authpool cache key v1"), so that the cache's
+// hashes are made under a key of their own and never equal one the
+// penalty store makes under the secret itself; what a copy of Redis tells
+// without the secret is then what a core dump tells without the key. A restart forgets
 // every entry, which costs only a few helper calls, and no cache content
 // can outlive the process or be carried to another machine. What the key
 // cannot do: whoever holds a complete image of the running process has the
@@ -42,7 +61,7 @@
 // A slow password hash would make guesses costly but every lookup as slow
 // as the helper the cache is meant to spare.
 //
-// # Invalidation, and why generation counters
+// # Invalidation, and why generations
 //
 // A setpass, tryregister, removeuser or removeuser3 that passes through the
 // cache drops every entry of its user@server (found through a second index,
@@ -56,7 +75,9 @@
 // it would let the old password in for a whole TTL. So each user has a
 // generation, raised by every drop; a miss notes it when it is forwarded
 // and its answer is stored only if it has not changed. An answer that left
-// the helper before the change is thus never stored after it.
+// the helper before the change is thus never stored after it. The Store
+// keeps the generations (Ticket): MemoryStore counts them, rediscache
+// names them with random tags in Redis, for every daemon at once.
 //
 // What the cache cannot see: a change whose caller gave up (its context
 // ended, or the pool timed out) may still be applied by a helper after the
@@ -71,16 +92,19 @@
 //
 // # Goroutines
 //
-// None. Do runs in its caller's goroutine, which is the goroutine that
+// None of the Cache's or the MemoryStore's (a shared Store may have its
+// own: see its package). Do runs in its caller's goroutine, which is the goroutine that
 // serves the request:
 //
 //	server: a connection's reader (or a goroutine per pipelined request)
-//	  └─ Cache.Do: a hit returns at once, under the cache's lock
+//	  └─ Cache.Do: a hit returns at once, under the store's lock (or after
+//	     one bounded round trip to a shared store's server)
 //	       └─ Next.Do (the pool), in the same goroutine, for a miss or a change;
 //	          the answer is stored, or the user's entries dropped, on return
 //
-// The lock is never held while Next is asked. A caller that gives up (its
+// No lock is held while Next is asked. A caller that gives up (its
 // context ends) gets the context's error from the pool at once, and an
 // error is never stored. Identical misses are not coalesced: each asks
-// Next, as it would without the cache. The cache has nothing to close.
+// Next, as it would without the cache. The cache has nothing to close; a
+// Store that has is closed by whoever made it.
 package cache

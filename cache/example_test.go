@@ -57,9 +57,9 @@ func Example() {
 	// Output:
 	// true
 	// true
-	// {Hits:1 Misses:1 Entries:1 Evictions:0 Invalidations:0}
+	// {Hits:1 Misses:1 Entries:1 Evictions:0 Invalidations:0 StoreErrors:0 Fallbacks:0}
 	// true
 	// false
 	// true
-	// {Hits:1 Misses:3 Entries:2 Evictions:0 Invalidations:1}
+	// {Hits:1 Misses:3 Entries:2 Evictions:0 Invalidations:1 StoreErrors:0 Fallbacks:0}
 }

@@ -47,19 +47,19 @@ func TestChangesDropThatUsersEntries(t *testing.T) {
 			}
 			checkIndex(t, c)
 			for _, r := range kept {
-				before := f.count(r.Op)
+				before := f.Count(r.Op)
 				ask(t, c, r)
-				if f.count(r.Op) != before {
+				if f.Count(r.Op) != before {
 					t.Errorf("%v reached the helper: another user's entry was dropped", r)
 				}
 			}
 			for _, r := range aliceReqs {
-				before := f.count(r.Op)
+				before := f.Count(r.Op)
 				ans := ask(t, c, r)
-				if f.count(r.Op) == before {
+				if f.Count(r.Op) == before {
 					t.Errorf("%v answered from the cache after %v", r, change)
 				}
-				if want := f.answerNow(r); ans.OK != want {
+				if want := f.Now(r); ans.OK != want {
 					t.Errorf("%v = %v, want %v", r, ans.OK, want)
 				}
 			}
@@ -68,27 +68,17 @@ func TestChangesDropThatUsersEntries(t *testing.T) {
 	}
 }
 
-// answerNow is what the store says now, without counting a request.
-func (f *fakeNext) answerNow(req framing.Request) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if req.Op != framing.OpAuth && req.Op != framing.OpIsUser {
-		panic("answerNow changes nothing")
-	}
-	return f.answer(req)
-}
-
 // TestAnswerInFlightAcrossSetpassNotStored: an auth is with a helper, which
 // answers yes to the old password; a setpass passes meanwhile; the old yes
 // arrives after it. It must be delivered but not stored.
 func TestAnswerInFlightAcrossSetpassNotStored(t *testing.T) {
 	f := newFake()
-	f.holdOp = framing.OpAuth
+	f.Hold(framing.OpAuth)
 	c := mustNew(t, Config{Next: f, TTL: time.Minute, NegativeTTL: time.Minute})
 	old := auth("alice", "wonderland")
 
 	res := start(c, old)
-	heldAuth := f.nextHeld(t)
+	heldAuth := f.Held(t)
 	if r := ask(t, c, setpass("alice", "new")); !r.OK {
 		t.Fatalf("setpass: %+v", r)
 	}
@@ -102,11 +92,11 @@ func TestAnswerInFlightAcrossSetpassNotStored(t *testing.T) {
 	checkIndex(t, c)
 
 	res = start(c, old)
-	f.nextHeld(t) <- result.Result{OK: f.answerNow(old)}
+	f.Held(t) <- result.Result{OK: f.Now(old)}
 	if r := recv(t, res); r.OK {
 		t.Fatal("old password accepted after setpass")
 	}
-	if got := f.count(framing.OpAuth); got != 2 {
+	if got := f.Count(framing.OpAuth); got != 2 {
 		t.Errorf("helper asked %d auths, want 2", got)
 	}
 }
@@ -116,16 +106,16 @@ func TestAnswerInFlightAcrossSetpassNotStored(t *testing.T) {
 // stored meanwhile. When the setpass answers, that entry must go.
 func TestAnswerStoredDuringSetpassDropped(t *testing.T) {
 	f := newFake()
-	f.holdOp = framing.OpSetPass
+	f.Hold(framing.OpSetPass)
 	c := mustNew(t, Config{Next: f, TTL: time.Minute, NegativeTTL: time.Minute})
 	old := auth("alice", "wonderland")
 
 	res := start(c, setpass("alice", "new"))
-	heldSetpass := f.nextHeld(t)
+	heldSetpass := f.Held(t)
 	if r := ask(t, c, old); !r.OK {
 		t.Fatal("old password refused before the setpass was applied")
 	}
-	f.setPassword("alice@example.com", "new")
+	f.SetPassword("alice@example.com", "new")
 	heldSetpass <- result.Result{OK: true}
 	if r := recv(t, res); !r.OK {
 		t.Fatalf("setpass: %+v", r)
@@ -149,7 +139,7 @@ func TestConcurrentUse(t *testing.T) {
 	f := newFake()
 	users := []string{"alice", "bob", "carol", "dave"}
 	for _, u := range users {
-		f.setPassword(u+"@example.com", "pw0")
+		f.SetPassword(u+"@example.com", "pw0")
 	}
 	c := mustNew(t, Config{Next: f, TTL: time.Hour, NegativeTTL: time.Hour, MaxEntries: 8})
 	var wg sync.WaitGroup
@@ -180,7 +170,7 @@ func TestConcurrentUse(t *testing.T) {
 	for _, u := range users {
 		for i := range 3 {
 			req := auth(u, fmt.Sprintf("pw%d", i))
-			if got, want := ask(t, c, req).OK, f.answerNow(req); got != want {
+			if got, want := ask(t, c, req).OK, f.Now(req); got != want {
 				t.Errorf("%v = %v, store says %v", req, got, want)
 			}
 		}

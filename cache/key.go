@@ -11,17 +11,18 @@ import (
 	"github.com/authpool/authpool/framing"
 )
 
-// digest is an HMAC-SHA256 value: an entry's key or a user's key.
-type digest [sha256.Size]byte
-
-// secretKey is the per-process HMAC key. It is never written anywhere; a
-// restart makes a new one, so no digest outlives the process.
-type secretKey [32]byte
+// secretKey is the HMAC key of the cache's keys: the process's own,
+// never written anywhere, or derived from the cluster's secret.
+type secretKey [sha256.Size]byte
 
 // Domain prefixes keep entry keys and user keys apart under the same key.
 const (
 	entryDomain = "authpool cache entry v1"
 	userDomain  = "authpool cache user v1"
+	// deriveDomain makes the cache's key from the cluster secret, which
+	// penalty also keys its hashes with: the cache's hashes are made
+	// under another key, so none can equal one of penalty's.
+	deriveDomain = "authpool cache key v1"
 )
 
 func newSecretKey() secretKey {
@@ -30,17 +31,24 @@ func newSecretKey() secretKey {
 	return k
 }
 
+// deriveKey is the cache's key from the cluster's secret.
+func deriveKey(secret []byte) secretKey {
+	h := hmac.New(sha256.New, secret)
+	writeFields(h, deriveDomain)
+	return secretKey(sum(h))
+}
+
 // entry is the key of req's answer: HMAC over op, user, server and
 // password. The hash state, which holds the last bytes written, is local
 // and dropped on return: nothing that saw the password is kept.
-func (k *secretKey) entry(req framing.Request) digest {
+func (k *secretKey) entry(req framing.Request) Key {
 	h := hmac.New(sha256.New, k[:])
 	writeFields(h, entryDomain, req.Op.String(), req.User, req.Server, req.Password)
 	return sum(h)
 }
 
 // user is the key of user@server's record in the user index.
-func (k *secretKey) user(user, server string) digest {
+func (k *secretKey) user(user, server string) Key {
 	h := hmac.New(sha256.New, k[:])
 	writeFields(h, userDomain, user, server)
 	return sum(h)
@@ -57,8 +65,8 @@ func writeFields(h hash.Hash, fields ...string) {
 	}
 }
 
-func sum(h hash.Hash) digest {
-	var d digest
+func sum(h hash.Hash) Key {
+	var d Key
 	copy(d[:], h.Sum(nil))
 	return d
 }

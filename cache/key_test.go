@@ -1,6 +1,9 @@
 package cache
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"testing"
 
 	"github.com/authpool/authpool/framing"
@@ -51,4 +54,29 @@ func TestKeysUnambiguous(t *testing.T) {
 			t.Error("two keys agree")
 		}
 	})
+}
+
+// TestDerivedKey: caches given one secret compute the same keys (daemons
+// of a cluster), another secret other keys, and none is a hash penalty
+// makes under the secret itself (HMAC-SHA256 of its length-prefixed
+// fields), whatever the domain.
+func TestDerivedKey(t *testing.T) {
+	secret := []byte("a-cluster-secret-of-32-bytes-or-more")
+	a, b, other := deriveKey(secret), deriveKey(secret), deriveKey(append([]byte("x"), secret...))
+	req := framing.Request{Op: framing.OpAuth, User: "alice", Server: "example.com", Password: "pw"}
+	if a.entry(req) != b.entry(req) || a.user("alice", "example.com") != b.user("alice", "example.com") {
+		t.Fatal("one secret, two keys")
+	}
+	if a.entry(req) == other.entry(req) {
+		t.Fatal("two secrets, one key")
+	}
+	raw := secretKey(secret[:32])
+	for _, domain := range []string{userDomain, "authpool penalty user v1"} {
+		h := hmac.New(sha256.New, secret)
+		writeFields(h, domain, "alice", "example.com")
+		under := sum(h)
+		if got := a.user("alice", "example.com"); bytes.Equal(got[:16], under[:16]) || got == raw.user("alice", "example.com") {
+			t.Errorf("the cache's user key is a hash under the secret itself (%s)", domain)
+		}
+	}
 }

@@ -19,7 +19,7 @@ func TestPasswordNeverStored(t *testing.T) {
 		password = "S3cret-Unique-Pw-1"
 	)
 	f := newFake()
-	f.setPassword(user+"@example.com", password)
+	f.SetPassword(user+"@example.com", password)
 	c := mustNew(t, Config{Next: f, TTL: time.Minute, NegativeTTL: time.Minute})
 	for _, req := range []framing.Request{auth(user, password), auth(user, password+"x"), isuser(user)} {
 		ask(t, c, req)

@@ -74,6 +74,9 @@ func doctor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "authpool doctor: %v\n", err)
 		return 2
 	}
+	if err := f.cluster.checkCommandLine(); err != nil {
+		return usage(err)
+	}
 	if f.config != "" {
 		if err := loadConfigFile(f.config, fs, &f.commandArgs); err != nil {
 			return usage(err)

@@ -35,6 +35,7 @@ var zeroMeans = map[string]string{
 	"--penalty-window":           "",
 	"--penalty-user-max":         "",
 	"--penalty-max-keys":         "",
+	"--redis-timeout":            "",
 	// bench's.
 	"--connections":    "concurrency, at most 16",
 	"--concurrency":    "--processes for a command, 16 otherwise",

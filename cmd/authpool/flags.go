@@ -66,6 +66,7 @@ type serveFlags struct {
 	shutdown       time.Duration
 	tls            tlsFlags
 	penalty        penaltyFlags
+	cluster        clusterFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -102,12 +103,13 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve /metrics (Prometheus), /healthz and /status on HOST:PORT (loopback only) or unix:/PATH; --http serves them too")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 0, "keep yes answers to auth and isuser this long (0: not cached); keyed by an HMAC, never the password")
 	fs.DurationVar(&f.negCacheTTL, "negative-cache-ttl", 0, "keep no answers this long (0: not cached)")
-	fs.IntVar(&f.cacheSize, "cache-size", 10000, "most answers cached")
+	fs.IntVar(&f.cacheSize, "cache-size", 10000, "most answers cached (with --redis, Redis's maxmemory bounds the shared cache instead)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests and helpers get to finish")
 	f.tls.register(fs)
 	f.penalty.register(fs)
+	f.cluster.register(fs)
 }
 
 // registerPool registers the flags that set up the pool and its helpers:
@@ -254,6 +256,10 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 	if err != nil {
 		return authpoold.Config{}, err
 	}
+	shared, err := f.cluster.shared(f.config)
+	if err != nil {
+		return authpoold.Config{}, err
+	}
 	clientTimeout := f.clientTimeout
 	if clientTimeout == 0 {
 		clientTimeout = -1 // the flag's 0 is "never"; the Config's is "default"
@@ -280,6 +286,7 @@ func (f *serveFlags) daemonConfig(rest []string, log *slog.Logger) (authpoold.Co
 		CacheSize:             f.cacheSize,
 		ShutdownTimeout:       f.shutdown,
 		Penalty:               f.penalty.config(),
+		Shared:                shared,
 		Logger:                log,
 	}, nil
 }

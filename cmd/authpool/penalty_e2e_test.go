@@ -53,9 +53,15 @@ func init() {
 // them off), a metrics listener, two helpers and extra args.
 func penaltyDaemon(t *testing.T, args ...string) (*daemon, func() map[string]float64) {
 	t.Helper()
+	return penaltyDaemonOf(t, []string{scripts(t, "misbehave.py")}, args...)
+}
+
+// penaltyDaemonOf is penaltyDaemon with another helper command.
+func penaltyDaemonOf(t *testing.T, helper []string, args ...string) (*daemon, func() map[string]float64) {
+	t.Helper()
 	msock := filepath.Join(t.TempDir(), "metrics.sock")
 	full := append(append([]string{"--metrics", "unix:" + msock, "--processes", "2"}, scaledPenalties...), args...)
-	full = append(full, "--", scripts(t, "misbehave.py"))
+	full = append(append(full, "--"), helper...)
 	d := startDaemon(t, full...)
 	hc := unixHTTP(msock)
 	metrics := func() map[string]float64 {

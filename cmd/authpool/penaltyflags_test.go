@@ -45,19 +45,25 @@ func TestPenaltyFlags(t *testing.T) {
 	}
 }
 
-// TestReloadPenaltyNeedsRestart: a SIGHUP that changes a penalty setting
-// says that only a restart applies it (and keeps the running Guard).
+// TestReloadPenaltyNeedsRestart: a SIGHUP that changes a penalty or
+// Redis setting says that only a restart applies it (and keeps the
+// running Guard and store).
 func TestReloadPenaltyNeedsRestart(t *testing.T) {
 	cur, _, err := parseServeFlags([]string{"--", "true"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&buf, nil))
-	if _, err := reloadConfig([]string{"--penalty-max", "30s", "--", "true"}, cur, log); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(buf.String(), `msg="setting changed, but only a restart applies it" setting=penalty-*`) {
-		t.Errorf("no warning for a changed penalty setting:\n%s", buf.String())
+	for _, tc := range []struct{ flag, value, setting string }{
+		{"--penalty-max", "30s", "penalty-*"},
+		{"--redis", "unix:///run/redis.sock", "redis"},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, nil))
+		if _, err := reloadConfig([]string{tc.flag, tc.value, "--", "true"}, cur, log); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), `msg="setting changed, but only a restart applies it" setting=`+tc.setting+"\n") {
+			t.Errorf("no warning for a changed %s:\n%s", tc.flag, buf.String())
+		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 // requests, so no request fails; a config that does not load, a command
 // that fails its probe, or a pool that refuses it, leaves the running one
 // as it was. Settings that need a restart (sockets, mode, queue, access
-// control, cache, penalties) are logged. Penalty settings take a restart,
+// control, cache, penalties, --redis and the cluster secret) are logged. Penalty settings take a restart,
 // which forgets every current penalty: the Guard cannot change its rules
 // under attempts already in line.
 func reloadConfig(args []string, cur *serveFlags, log *slog.Logger) (authpoold.Reloaded, error) {
@@ -53,6 +53,7 @@ func reloadConfig(args []string, cur *serveFlags, log *slog.Logger) (authpoold.R
 		"client-timeout":  next.clientTimeout != cur.clientTimeout || next.maxConns != cur.maxConns,
 		"log-format":      next.logFormat != cur.logFormat,
 		"penalty-*":       next.penalty.changed(&cur.penalty),
+		"redis":           next.cluster.changed(&cur.cluster),
 	} {
 		if changed {
 			log.Warn("setting changed, but only a restart applies it", "setting", name)

@@ -24,6 +24,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
+	if err := f.cluster.checkCommandLine(); err != nil {
+		return nil, nil, configError{err}
+	}
 	if f.config != "" {
 		if err := loadConfigFile(f.config, fs, &f.commandArgs); err != nil {
 			return nil, nil, configError{err}

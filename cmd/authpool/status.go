@@ -135,4 +135,23 @@ func printStatus(w io.Writer, r authpoold.Status) {
 		fmt.Fprintf(w, "cache: %d hits, %d misses, %d entries, %d evicted, %d invalidated\n",
 			c.Hits, c.Misses, c.Entries, c.Evictions, c.Invalidations)
 	}
+	if sh := r.Shared; sh != nil {
+		for _, st := range []struct {
+			what, away string
+			rs         *authpoold.RedisStatus
+		}{
+			{"penalties", "THIS DAEMON'S OWN while Redis is away", sh.Penalties},
+			{"answer cache", "NOT IN USE while Redis is away: every lookup asks a helper", sh.Cache},
+		} {
+			if st.rs == nil {
+				continue
+			}
+			where := "shared through Redis"
+			if st.rs.Mode != "redis" {
+				where = st.away
+			}
+			fmt.Fprintf(w, "%s: %s; Redis errors %d, fallbacks %d, recoveries %d\n",
+				st.what, where, st.rs.Errors, st.rs.Fallbacks, st.rs.Recoveries)
+		}
+	}
 }

@@ -85,6 +85,11 @@ type Config struct {
 	// daemon's: the Logger is the unlimited one, since fail2ban must see
 	// every failure line.
 	Penalty penalty.Config
+	// Shared, when its Redis is set, shares the penalties and the answer
+	// cache with every daemon naming the same Redis (--redis,
+	// --cluster-secret-file); CacheSize does not bound the shared cache
+	// (Redis's maxmemory does).
+	Shared Shared
 
 	// ShutdownTimeout bounds a graceful shutdown: answering what was read,
 	// letting the helpers finish, then killing what is left. Zero means
@@ -141,6 +146,12 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, errors.New("--cache-ttl, --negative-cache-ttl and --cache-size cannot be negative")
 	case cfg.ShutdownTimeout < 0:
 		return nil, errors.New("--shutdown-timeout cannot be negative")
+	}
+	if err := cfg.Shared.check(&cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Shared.Redis != "" {
+		cfg.Penalty.Secret = cfg.Shared.Secret
 	}
 	if !cfg.Penalty.Off {
 		// Refused here, before anything starts, rather than once the
@@ -263,8 +274,22 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 
 	var doer server.Doer = p
 	var answers *cache.Cache
-	if cfg.CacheTTL > 0 || cfg.NegativeCacheTTL > 0 {
-		answers, err = cache.New(cache.Config{Next: p, TTL: cfg.CacheTTL, NegativeTTL: cfg.NegativeCacheTTL, MaxEntries: cfg.CacheSize})
+	var shared sharedState
+	if cacheOn(cfg) {
+		ccfg := cache.Config{Next: p, TTL: cfg.CacheTTL, NegativeTTL: cfg.NegativeCacheTTL}
+		if cfg.Shared.Redis != "" {
+			store, err := cfg.Shared.openCache(m, log, &shared)
+			if err != nil {
+				return err
+			}
+			// Closed after the server's shutdown, which Run waits for:
+			// no request asks the store any more.
+			undo.add(func() { store.Close() })
+			ccfg.Store, ccfg.Secret = store, cfg.Shared.Secret
+		} else {
+			ccfg.MaxEntries = cfg.CacheSize
+		}
+		answers, err = cache.New(ccfg)
 		if err != nil {
 			return err
 		}
@@ -276,6 +301,14 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 	if !cfg.Penalty.Off {
 		pen := cfg.Penalty
 		pen.Next, pen.Logger = doer, log
+		if cfg.Shared.Redis != "" {
+			store, err := cfg.Shared.openPenalties(cfg, m, log, &shared)
+			if err != nil {
+				return err
+			}
+			undo.add(func() { store.Close() })
+			pen.Store = store
+		}
 		guard, err := penalty.New(pen)
 		if err != nil {
 			return fmt.Errorf("--penalty-*: %w", err)
@@ -283,7 +316,7 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 		doer = guard
 		m.WatchPenalty(guard.Stats)
 	}
-	status := func() Status { return newStatus(d.started, p, answers) }
+	status := func() Status { return newStatus(d.started, p, answers, shared.status) }
 	srv, err := server.New(server.Config{
 		Pool:                  doer,
 		Logger:                clients,

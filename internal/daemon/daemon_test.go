@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/authpool/authpool/internal/testutil"
+	"github.com/authpool/authpool/penalty"
 	"github.com/authpool/authpool/pool"
 )
 
@@ -337,6 +338,7 @@ func TestNoSocketRefused(t *testing.T) {
 
 func TestNewRefuses(t *testing.T) {
 	cmd := pool.Config{Command: []string{"x"}}
+	secret := []byte(strings.Repeat("k", 32))
 	for _, tt := range []struct {
 		name string
 		cfg  Config
@@ -348,9 +350,16 @@ func TestNewRefuses(t *testing.T) {
 		{"per peer over per listener", Config{Pool: cmd, MaxConnections: 10, MaxConnectionsPerPeer: 11}, "is more than"},
 		{"negative cache", Config{Pool: cmd, CacheTTL: -1}, "cannot be negative"},
 		{"negative shutdown", Config{Pool: cmd, ShutdownTimeout: -1}, "cannot be negative"},
+		{"secret without redis", Config{Pool: cmd, Shared: Shared{Secret: secret}}, "--cluster-secret-file needs --redis"},
+		{"timeout without redis", Config{Pool: cmd, Shared: Shared{Timeout: time.Second}}, "--redis-timeout needs --redis"},
+		{"redis without secret", Config{Pool: cmd, Shared: Shared{Redis: "redis://u:hunter2@h/"}}, "redis://u:xxxxx@h/ needs --cluster-secret-file"},
+		{"short secret", Config{Pool: cmd, Shared: Shared{Redis: "unix:///r.sock", Secret: secret[:31]}}, "want at least 32"},
+		{"negative redis timeout", Config{Pool: cmd, Shared: Shared{Redis: "unix:///r.sock", Secret: secret, Timeout: -1}}, "cannot be negative"},
+		{"nothing shared", Config{Pool: cmd, Penalty: penalty.Config{Off: true}, Shared: Shared{Redis: "unix:///r.sock", Secret: secret}}, "nothing to share"},
+		{"bad URL", Config{Pool: cmd, Shared: Shared{Redis: "redis://u:hunter2@h/?skip_verify=1", Secret: secret}}, `"skip_verify" not taken`},
 	} {
-		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: New = %v, want %q", tt.name, err, tt.want)
+		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: New = %v, want %q and no password", tt.name, err, tt.want)
 		}
 	}
 }

@@ -73,6 +73,7 @@ type Status struct {
 	InFlight      int            `json:"in_flight"`
 	Totals        Totals         `json:"totals"`
 	Cache         *CacheStatus   `json:"cache,omitempty"`
+	Shared        *SharedStatus  `json:"shared,omitempty"` // with --redis
 }
 
 // CacheStatus is the cache's counters (cache.Stats).
@@ -109,8 +110,9 @@ type Totals struct {
 	Distrusted     uint64 `json:"distrusted"`
 }
 
-// newStatus reports on p and, when the daemon has one, c.
-func newStatus(started time.Time, p *pool.Pool, c *cache.Cache) Status {
+// newStatus reports on p and, when the daemon has them, c and the state
+// shared through Redis.
+func newStatus(started time.Time, p *pool.Pool, c *cache.Cache, shared func() *SharedStatus) Status {
 	st := p.Stats()
 	r := Status{
 		PID:           os.Getpid(),
@@ -131,6 +133,9 @@ func newStatus(started time.Time, p *pool.Pool, c *cache.Cache) Status {
 	if c != nil {
 		cs := c.Stats()
 		r.Cache = &CacheStatus{cs.Hits, cs.Misses, cs.Entries, cs.Evictions, cs.Invalidations}
+	}
+	if shared != nil {
+		r.Shared = shared()
 	}
 	return r
 }

@@ -5,23 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/valkey-io/valkey-go"
-
+	"github.com/authpool/authpool/internal/redisconn"
 	"github.com/authpool/authpool/penalty"
 )
 
 // Defaults of Config.
 const (
-	DefaultTimeout     = 100 * time.Millisecond
-	DefaultDialTimeout = time.Second
+	DefaultTimeout     = redisconn.DefaultTimeout
+	DefaultDialTimeout = redisconn.DefaultDialTimeout
 	DefaultPrefix      = "authpool:penalty:"
-	DefaultProbeMin    = 100 * time.Millisecond
-	DefaultProbeMax    = 5 * time.Second
-	DefaultLogEvery    = 10 * time.Second
+	DefaultProbeMin    = redisconn.DefaultProbeMin
+	DefaultProbeMax    = redisconn.DefaultProbeMax
+	DefaultLogEvery    = redisconn.DefaultLogEvery
 )
 
 // Config configures New. URL is required; every zero value has the default
@@ -74,115 +71,45 @@ type Config struct {
 // ErrConfig wraps every error New returns for a bad Config.
 var ErrConfig = errors.New("redisstore: bad configuration")
 
-// allowedQuery are the URL query parameters taken. The others change what
-// the client does in ways the store is not built for (client-side caching,
-// retries of a script that must run once, another protocol, several
-// servers, Sentinel) or open what must stay closed (skip_verify).
-var allowedQuery = map[string]bool{"db": true, "dial_timeout": true, "write_timeout": true, "client_name": true}
+// fill checks cfg and fills in its defaults, and returns the options of
+// the store's connection but its probe, checked too, without connecting.
+func (cfg *Config) fill() (redisconn.Options, error) {
+	if err := cfg.check(); err != nil {
+		return redisconn.Options{}, err
+	}
+	o := redisconn.Options{
+		URL: cfg.URL, TLS: cfg.TLS, Timeout: cfg.Timeout, DialTimeout: cfg.DialTimeout,
+		ProbeMin: cfg.ProbeMin, ProbeMax: cfg.ProbeMax, Logger: cfg.Logger, LogEvery: cfg.LogEvery,
+		ErrConfig: ErrConfig,
+		What:      "penalty store", Away: "using this daemon's own penalties", Back: "penalties are shared",
+	}
+	err := o.Check() // fills in o's defaults
+	return o, err
+}
 
-func (cfg *Config) fill() (valkey.ClientOption, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
-	}
+// check checks what is the store's own in cfg and fills in its defaults;
+// the connection's options are redisconn's to check.
+func (cfg *Config) check() error {
 	switch {
-	case cfg.Window < 0, cfg.Timeout < 0, cfg.DialTimeout < 0, cfg.ProbeMin < 0, cfg.ProbeMax < 0, cfg.LogEvery < 0:
-		return valkey.ClientOption{}, bad("negative duration")
+	case cfg.Window < 0:
+		return fmt.Errorf("%w: negative duration", ErrConfig)
 	case cfg.Window > 0 && cfg.Window < time.Millisecond:
-		return valkey.ClientOption{}, bad("window %v under a millisecond, Redis's expiry unit", cfg.Window)
+		return fmt.Errorf("%w: window %v under a millisecond, Redis's expiry unit", ErrConfig, cfg.Window)
 	case cfg.MaxKeys < 0:
-		return valkey.ClientOption{}, bad("negative MaxKeys")
+		return fmt.Errorf("%w: negative MaxKeys", ErrConfig)
 	}
-	opt, err := parseURL(cfg.URL)
-	if err != nil {
-		return opt, err
-	}
-	if cfg.TLS != nil {
-		if opt.TLSConfig == nil {
-			return opt, bad("a TLS configuration for a URL that is not rediss://")
-		}
-		opt.TLSConfig = cfg.TLS.Clone()
-	}
-	fill(&cfg.Window, penalty.DefaultWindow)
-	fill(&cfg.Timeout, DefaultTimeout)
-	fill(&cfg.DialTimeout, DefaultDialTimeout)
-	fill(&cfg.ProbeMin, DefaultProbeMin)
-	fill(&cfg.ProbeMax, DefaultProbeMax)
-	fill(&cfg.LogEvery, DefaultLogEvery)
-	if cfg.ProbeMax < cfg.ProbeMin {
-		return opt, bad("ProbeMax %v below ProbeMin %v", cfg.ProbeMax, cfg.ProbeMin)
-	}
+	redisconn.Default(&cfg.Window, penalty.DefaultWindow)
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
 	if cfg.MaxKeys == 0 {
 		cfg.MaxKeys = penalty.DefaultMaxKeys
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	// The store's own rules, whatever the URL said: no client-side cache
-	// (nothing here reads a key twice), no retry (a Fail script retried
-	// after a timeout could count one failure twice; the store falls back
-	// instead), one server, and connecting bounded.
-	opt.DisableCache = true
-	opt.DisableRetry = true
-	// One server, never guessed to be a Cluster: the guess leaves a
-	// goroutine of the client's behind when the server does not answer.
-	opt.ForceSingleClient = true
-	if opt.Dialer.Timeout == 0 {
-		opt.Dialer.Timeout = cfg.DialTimeout
-	}
-	return opt, nil
-}
-
-func fill(d *time.Duration, def time.Duration) {
-	if *d == 0 {
-		*d = def
-	}
-}
-
-// parseURL checks and parses a Redis URL. Its errors never hold the URL's
-// password: a URL is shown redacted, or not at all.
-func parseURL(raw string) (valkey.ClientOption, error) {
-	var none valkey.ClientOption
-	if raw == "" {
-		return none, fmt.Errorf("%w: no Redis URL", ErrConfig)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Error quotes the whole URL, password and all.
-		return none, fmt.Errorf("%w: the Redis URL does not parse as a URL", ErrConfig)
-	}
-	shown := u.Redacted()
-	switch u.Scheme {
-	case "redis", "rediss", "unix":
-	default:
-		return none, fmt.Errorf("%w: Redis URL %s: scheme %q, want redis, rediss or unix", ErrConfig, shown, u.Scheme)
-	}
-	if u.Scheme == "unix" && u.Host != "" {
-		return none, fmt.Errorf("%w: Redis URL %s: a socket path must be absolute: unix:///path", ErrConfig, shown)
-	}
-	for k := range u.Query() {
-		if !allowedQuery[k] {
-			return none, fmt.Errorf("%w: Redis URL %s: parameter %q not taken", ErrConfig, shown, k)
-		}
-	}
-	opt, err := valkey.ParseURL(raw)
-	if err != nil {
-		msg := err.Error()
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-		}
-		return none, fmt.Errorf("%w: Redis URL %s: %s", ErrConfig, shown, msg)
-	}
-	if u.Scheme == "unix" && (len(opt.InitAddress) != 1 || !strings.HasPrefix(opt.InitAddress[0], "/")) {
-		return none, fmt.Errorf("%w: Redis URL %s: no socket path", ErrConfig, shown)
-	}
-	return opt, nil
+	return nil
 }
 
 // ACLCommands are the commands the store runs, directly or from its
 // scripts, in the form of a Redis ACL rule: with the key pattern of its
 // prefix they make a Redis user that can do nothing else (see the package
 // doc).
-const ACLCommands = "+eval +evalsha +eval_ro +evalsha_ro +del +hmget +hset +pexpire +time +hello +auth +client|setname +select +ping"
+const ACLCommands = "+eval +evalsha +eval_ro +evalsha_ro +del +hmget +hset +pexpire +time " + redisconn.BaseACLCommands

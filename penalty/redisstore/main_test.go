@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/authpool/authpool/internal/testutil"
 	"github.com/authpool/authpool/penalty"
 	"github.com/authpool/authpool/penalty/redisstore"
+	"github.com/authpool/authpool/penalty/redisstore/redistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,26 +33,15 @@ func newStore(t *testing.T, cfg redisstore.Config) *redisstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		start := time.Now()
-		s.Close()
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("Close took %v", d)
-		}
-	})
+	redistest.CloseAtCleanup(t, s)
 	return s
 }
 
 // waitMode waits, at most for limit, until s is in mode m.
 func waitMode(t *testing.T, s *redisstore.Store, m redisstore.Mode, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for s.Stats().Mode != m {
-		if time.Now().After(deadline) {
-			t.Fatalf("the store did not reach mode %v within %v: %+v", m, limit, s.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	redistest.WaitFor(t, limit, func() bool { return s.Stats().Mode == m },
+		func() string { return fmt.Sprintf("the store is not in mode %v: %+v", m, s.Stats()) })
 }
 
 func newLogger(b *testutil.SyncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }

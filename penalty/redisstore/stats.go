@@ -1,12 +1,5 @@
 package redisstore
 
-import (
-	"context"
-	"log/slog"
-	"sync/atomic"
-	"time"
-)
-
 // Stats is a snapshot of a Store's counters, all since New, for metrics.
 type Stats struct {
 	Mode        Mode   // where penalties are kept now
@@ -17,36 +10,15 @@ type Stats struct {
 	LocalKeys   int    // keys the local store holds (every failure this daemon saw, within the window)
 }
 
-type counters struct {
-	errors, fallbacks, recoveries, probeErrors atomic.Uint64
-	fallLogged, backLogged                     atomic.Int64 // when a line of each kind was last written, Unix ns
-}
-
 // Stats returns the store's mode and counters.
 func (s *Store) Stats() Stats {
-	c := &s.counts
+	c := s.conn.Stats()
 	return Stats{
-		Mode:        Mode(s.mode.Load()),
-		Errors:      c.errors.Load(),
-		Fallbacks:   c.fallbacks.Load(),
-		Recoveries:  c.recoveries.Load(),
-		ProbeErrors: c.probeErrors.Load(),
+		Mode:        c.Mode,
+		Errors:      c.Errors,
+		Fallbacks:   c.Fallbacks,
+		Recoveries:  c.Recoveries,
+		ProbeErrors: c.ProbeErrors,
 		LocalKeys:   s.local.Len(),
 	}
-}
-
-// logf writes a line at Warn (at Info for going back to Redis), unless a
-// line of its kind went out less than LogEvery ago: an outage fails every
-// call, and the counts in the next line say how many.
-func (s *Store) logf(last *atomic.Int64, msg string, args ...any) {
-	now := time.Now().UnixNano()
-	prev := last.Load()
-	if prev != 0 && now-prev < int64(s.cfg.LogEvery) || !last.CompareAndSwap(prev, now) {
-		return
-	}
-	level := slog.LevelWarn
-	if last == &s.counts.backLogged {
-		level = slog.LevelInfo
-	}
-	s.cfg.Logger.Log(context.Background(), level, msg, args...)
 }

@@ -4,39 +4,26 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
 
+	"github.com/authpool/authpool/internal/redisconn"
 	"github.com/authpool/authpool/penalty"
 )
 
 // Mode is where a Store keeps penalties now.
-type Mode int32
+type Mode = redisconn.Mode
 
 const (
 	// ModeLocal: Redis is away (or not reached yet); penalties are this
 	// daemon's own, in its local store, and the health probe runs.
-	ModeLocal Mode = iota
+	ModeLocal = redisconn.ModeLocal
 	// ModeRedis: penalties are shared through Redis.
-	ModeRedis
+	ModeRedis = redisconn.ModeRedis
 	// ModeClosed: Close was called; the local store answers.
-	ModeClosed
+	ModeClosed = redisconn.ModeClosed
 )
-
-func (m Mode) String() string {
-	switch m {
-	case ModeLocal:
-		return "local"
-	case ModeRedis:
-		return "redis"
-	case ModeClosed:
-		return "closed"
-	}
-	return "Mode(" + strconv.Itoa(int(m)) + ")"
-}
 
 // Store is a penalty.Store shared through Redis, with a local
 // penalty.MemoryStore to fall back on. Create it with New and end it with
@@ -44,18 +31,8 @@ func (m Mode) String() string {
 // Redis does not answer in time is answered by the local store.
 type Store struct {
 	cfg   Config
-	opt   valkey.ClientOption
 	local *penalty.MemoryStore
-
-	client atomic.Pointer[valkey.Client] // nil until the probe first connects
-	mode   atomic.Int32
-	wake   chan struct{} // a call saw Redis fail: probe at once
-	ctx    context.Context
-	cancel context.CancelFunc // ends the probe's calls, at Close
-	done   sync.WaitGroup     // the probe goroutine
-	close  sync.Once
-
-	counts counters
+	conn  *redisconn.Conn
 }
 
 // New returns a Store for cfg. It starts the health probe, which connects
@@ -64,7 +41,8 @@ type Store struct {
 // shares its penalties; with Redis down, the store starts on its local
 // penalties and goes on trying. Only a bad Config is an error.
 func New(cfg Config) (*Store, error) {
-	opt, err := cfg.fill()
+	s := &Store{}
+	o, err := cfg.fill()
 	if err != nil {
 		return nil, err
 	}
@@ -72,13 +50,12 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	s := &Store{cfg: cfg, opt: opt, local: local, wake: make(chan struct{}, 1)}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.mode.Store(int32(ModeLocal))
-	first := make(chan struct{})
-	s.done.Add(1)
-	go s.probeLoop(first)
-	<-first
+	s.cfg, s.local = cfg, local
+	s.cfg.Timeout = o.Timeout
+	o.Probe = s.probe
+	if s.conn, err = redisconn.Open(o); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -87,27 +64,17 @@ func New(cfg Config) (*Store, error) {
 // most a DialTimeout) and for the client's goodbye (which it gives up
 // after a second when Redis does not answer). Close is idempotent.
 func (s *Store) Close() error {
-	s.close.Do(func() {
-		s.mode.Store(int32(ModeClosed))
-		s.cancel()
-		s.done.Wait()
-		if c := s.client.Load(); c != nil {
-			(*c).Close()
-		}
-	})
+	s.conn.Close()
 	return nil
 }
 
 // redis is the client to ask, or nil when the local store must answer.
-func (s *Store) redis() valkey.Client {
-	if Mode(s.mode.Load()) != ModeRedis {
-		return nil
-	}
-	if c := s.client.Load(); c != nil {
-		return *c
-	}
-	return nil
-}
+func (s *Store) redis() valkey.Client { return s.conn.Client() }
+
+// trouble handles a Redis call that failed (redisconn.Conn.Trouble):
+// the store falls back to its local penalties until the probe finds
+// Redis again.
+func (s *Store) trouble(ctx context.Context, call string, err error) { s.conn.Trouble(ctx, call, err) }
 
 // Get implements penalty.Store.
 func (s *Store) Get(ctx context.Context, key penalty.Key) (penalty.State, error) {
@@ -188,27 +155,4 @@ func (s *Store) redisFail(ctx context.Context, c valkey.Client, key penalty.Key,
 		return false, err
 	}
 	return v == 1, nil
-}
-
-// trouble handles a Redis call that failed: unless the caller's own
-// context ended (which says nothing of Redis), it is counted, and the
-// store falls back to its local penalties until the probe finds Redis
-// again. Every error does: an error reply as much as a timeout, since a
-// Redis that refuses writes (a replica after a failover, a full memory)
-// would otherwise be read while the failures went elsewhere.
-func (s *Store) trouble(ctx context.Context, call string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	n := s.counts.errors.Add(1)
-	if !s.mode.CompareAndSwap(int32(ModeRedis), int32(ModeLocal)) {
-		return // another call got there first, or Close
-	}
-	f := s.counts.fallbacks.Add(1)
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	s.logf(&s.counts.fallLogged, "penalty store: Redis failed; using this daemon's own penalties until it answers again",
-		"call", call, "error", err, "errors", n, "fallbacks", f)
 }

@@ -2,7 +2,9 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -235,5 +237,49 @@ func TestConfigRefused(t *testing.T) {
 				t.Errorf("the error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// Check refuses what New refuses, without connecting; Redacted and
+// HasPassword never let the password through.
+func TestCheckRedacted(t *testing.T) {
+	for _, tt := range []struct {
+		url      string
+		ok, pass bool
+		shown    string
+	}{
+		{"redis://authpool:hunter2@127.0.0.1:6379/0", true, true, "redis://authpool:xxxxx@127.0.0.1:6379/0"},
+		{"rediss://:hunter2@redis.example/", true, true, "rediss://:xxxxx@redis.example/"},
+		{"unix:///run/redis/redis.sock", true, false, "unix:///run/redis/redis.sock"},
+		{"redis://host:6379", true, false, "redis://host:6379"},
+		{"redis://:hunter2@host:port:x/%zz", false, true, "(a Redis URL that does not parse)"},
+		{"http://:hunter2@host/", false, true, "http://:xxxxx@host/"},
+	} {
+		err := redisstore.Config{URL: tt.url}.Check()
+		if (err == nil) != tt.ok {
+			t.Errorf("Check(%s): %v", redisstore.Redacted(tt.url), err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Check's error shows the password: %v", err)
+		}
+		if got := redisstore.Redacted(tt.url); got != tt.shown {
+			t.Errorf("Redacted = %q, want %q", got, tt.shown)
+		}
+		if got := redisstore.HasPassword(tt.url); got != tt.pass {
+			t.Errorf("HasPassword(%s) = %v", tt.shown, got)
+		}
+	}
+}
+
+// The scan of the tests that say Redis holds nothing secret finds a
+// password planted there, as text and as an unkeyed hash, whole or cut.
+func TestHoldsFindsPlanted(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	sum := sha256.Sum256([]byte("alice:example.com:planted-pw"))
+	srv.Do("SET", "a", strings.Repeat("x", 1000)+"Planted-PW")
+	srv.Do("HSET", "b", "m", hex.EncodeToString(sum[:8]))
+	found := srv.Holds([]string{"planted-pw", "absent"}, []string{"alice:example.com:planted-pw", "absent"})
+	if want := []string{`"planted-pw"`, `sha256("alice:example.com:planted-pw")[:8]`}; strings.Join(found, ",") != strings.Join(want, ",") {
+		t.Errorf("found %q, want %q", found, want)
 	}
 }
