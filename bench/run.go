@@ -146,6 +146,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Notes = append(rep.Notes, "not every helper was running when the load began: "+err.Error())
 		}
 	}
+	dw, _ := cfg.Target.(DefenceWatcher)
+	var slowed uint64
+	var watching bool
+	if dw != nil {
+		slowed, watching = dw.DefenceCount(ctx)
+	}
 	if cfg.Warmup > 0 {
 		wcfg := cfg
 		if cfg.Shape != nil {
@@ -203,6 +209,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if ps != nil {
 		after := ps.PoolStats()
 		rep.Pool = poolDelta(before, after)
+	}
+	if watching {
+		if n, ok := dw.DefenceCount(context.WithoutCancel(ctx)); ok && n > slowed {
+			rep.Notes = append(rep.Notes, defenceNote(n-slowed))
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		rep.Notes = append(rep.Notes, "interrupted: "+err.Error())

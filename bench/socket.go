@@ -32,6 +32,7 @@ type SocketTarget struct {
 	direct  []*directConn // instead of conns, when each worker has its own
 	timeout time.Duration
 	pid     int
+	path    string
 }
 
 // directConn is a connection one worker owns: no goroutines, no queues.
@@ -75,7 +76,7 @@ func DialSocket(path string, n, workers int, timeout time.Duration) (*SocketTarg
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	t := &SocketTarget{timeout: timeout}
+	t := &SocketTarget{timeout: timeout, path: path}
 	for i := range n {
 		nc, err := net.DialTimeout("unix", path, 5*time.Second)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -88,7 +89,39 @@ func TestBenchTargets(t *testing.T) {
 			if !strings.Contains(stderr, "measure") || !strings.Contains(stderr, "(done)") {
 				t.Errorf("no progress lines on a non-terminal stderr:\n%s", stderr)
 			}
+			for _, n := range r.Notes {
+				if strings.Contains(n, "guessing defence") {
+					t.Errorf("note with no penalty met: %s", n)
+				}
+			}
 		})
+	}
+}
+
+// TestBenchSaysDefenceSlowedIt: a daemon with its guessing defence on meets
+// the demo workload's wrong passwords as guesses, and bench says that its
+// figures measure the penalties, with the flag that turns them off; and
+// `authpool status` shows the defence's counters.
+func TestBenchSaysDefenceSlowedIt(t *testing.T) {
+	d := startDaemon(t, append(scaledPenalties, "--processes", "2", "--", scripts(t, "sample.py"))...)
+	code, stdout, stderr := runBench(t, "--credentials", scripts(t, "demo-credentials.txt"), "--requests", "60", "--warmup", "0",
+		"--spawn-samples", "0", "--json", "--socket", d.socket, "--concurrency", "4", "--connections", "4")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var note string
+	for _, n := range benchJSON(t, stdout).Notes {
+		if strings.Contains(n, "guessing defence") {
+			note = n
+		}
+	}
+	if !strings.Contains(note, "--penalty-base 0") {
+		t.Errorf("no note on the guessing defence: %s", stdout)
+	}
+	var out, errOut strings.Builder
+	code = run(t.Context(), []string{"status", "--socket", d.socket}, strings.NewReader(""), &out, &errOut)
+	if code != 0 || !regexp.MustCompile(`guessing defence: \d+ checks delayed, \d+ held`).MatchString(out.String()) {
+		t.Errorf("status: exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
 }
 

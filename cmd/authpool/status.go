@@ -135,6 +135,10 @@ func printStatus(w io.Writer, r authpoold.Status) {
 		fmt.Fprintf(w, "cache: %d hits, %d misses, %d entries, %d evicted, %d invalidated\n",
 			c.Hits, c.Misses, c.Entries, c.Evictions, c.Invalidations)
 	}
+	if pn := r.Penalty; pn != nil {
+		fmt.Fprintf(w, "guessing defence: %d checks delayed, %d held (%d never answered), %d gave up waiting, %d in line now; %d failures (%d repeated passwords); %d keys penalised now\n",
+			pn.Delayed, pn.Held, pn.Withheld, pn.GaveUp, pn.InLine, pn.Failures, pn.Repeats, pn.Keys)
+	}
 	if sh := r.Shared; sh != nil {
 		for _, st := range []struct {
 			what, away string

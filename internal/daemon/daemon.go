@@ -298,6 +298,7 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 	}
 	// The Guard goes in front of the cache: a cached yes is the answer a
 	// guesser is after, and must wait out the penalties as well.
+	var penStats func() penalty.Stats
 	if !cfg.Penalty.Off {
 		pen := cfg.Penalty
 		pen.Next, pen.Logger = doer, log
@@ -315,8 +316,9 @@ func (d *Daemon) run(ctx context.Context) (err error) {
 		}
 		doer = guard
 		m.WatchPenalty(guard.Stats)
+		penStats = guard.Stats
 	}
-	status := func() Status { return newStatus(d.started, p, answers, shared.status) }
+	status := func() Status { return newStatus(d.started, p, answers, shared.status, penStats) }
 	srv, err := server.New(server.Config{
 		Pool:                  doer,
 		Logger:                clients,

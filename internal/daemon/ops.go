@@ -9,6 +9,7 @@ import (
 
 	"github.com/authpool/authpool/cache"
 	"github.com/authpool/authpool/metrics"
+	"github.com/authpool/authpool/penalty"
 	"github.com/authpool/authpool/pool"
 )
 
@@ -73,7 +74,22 @@ type Status struct {
 	InFlight      int            `json:"in_flight"`
 	Totals        Totals         `json:"totals"`
 	Cache         *CacheStatus   `json:"cache,omitempty"`
-	Shared        *SharedStatus  `json:"shared,omitempty"` // with --redis
+	Shared        *SharedStatus  `json:"shared,omitempty"`  // with --redis
+	Penalty       *PenaltyStatus `json:"penalty,omitempty"` // unless --penalty-base 0
+}
+
+// PenaltyStatus is the guessing defence's counters since the daemon
+// started (penalty.Stats), and its tables now: what an operator, and a
+// load test, need to tell a penalty from a slow helper.
+type PenaltyStatus struct {
+	Delayed  uint64 `json:"delayed"`  // checks that waited out a penalty
+	Held     uint64 `json:"held"`     // checks whose answer waited its turn after a failure beside them
+	Withheld uint64 `json:"withheld"` // of those, never answered: the caller could not wait
+	GaveUp   uint64 `json:"gave_up"`  // checks that ended waiting their turn
+	Failures uint64 `json:"failures"`
+	Repeats  uint64 `json:"repeats"` // failures with a wrong password already tried
+	Keys     int    `json:"keys"`    // keys with failures held now; -1: the store cannot tell
+	InLine   int    `json:"in_line"` // checks waiting their turn now
 }
 
 // CacheStatus is the cache's counters (cache.Stats).
@@ -110,9 +126,9 @@ type Totals struct {
 	Distrusted     uint64 `json:"distrusted"`
 }
 
-// newStatus reports on p and, when the daemon has them, c and the state
-// shared through Redis.
-func newStatus(started time.Time, p *pool.Pool, c *cache.Cache, shared func() *SharedStatus) Status {
+// newStatus reports on p and, when the daemon has them, c, the state
+// shared through Redis and the guessing defence.
+func newStatus(started time.Time, p *pool.Pool, c *cache.Cache, shared func() *SharedStatus, pen func() penalty.Stats) Status {
 	st := p.Stats()
 	r := Status{
 		PID:           os.Getpid(),
@@ -136,6 +152,10 @@ func newStatus(started time.Time, p *pool.Pool, c *cache.Cache, shared func() *S
 	}
 	if shared != nil {
 		r.Shared = shared()
+	}
+	if pen != nil {
+		ps := pen()
+		r.Penalty = &PenaltyStatus{ps.Delayed, ps.Held, ps.Withheld, ps.GaveUp, ps.Failures, ps.Repeats, ps.Keys, ps.InLine}
 	}
 	return r
 }
