@@ -480,10 +480,7 @@ func (s *laggingStore) Get(ctx context.Context, k Key) (State, error) {
 // watches its lines before it reads, so the failure counts against it.
 func TestLateReadStillHeld(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mem, err := NewMemoryStore(MemoryConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		mem := newMemoryStore(t)
 		store := &laggingStore{MemoryStore: mem, lag: time.Second}
 		g := newGuard(t, Config{Next: newHelper(latency), Store: store})
 		store.key = g.keys.user("alice", "example.com")
@@ -524,10 +521,7 @@ func (s slowFailStore) Fail(ctx context.Context, k Key, m Mark) (bool, error) {
 // though the store did not have it when the attempt read it.
 func TestArrivingDuringRecordWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mem, err := NewMemoryStore(MemoryConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		mem := newMemoryStore(t)
 		h := newHelper(latency)
 		g := newGuard(t, Config{Next: h, Store: slowFailStore{mem, time.Second}})
 		start := time.Now()
@@ -765,10 +759,7 @@ func (c cancelling) Do(context.Context, framing.Request) (bool, error) {
 // its answer: the guesser must not learn a password for free by hanging up.
 func TestFailureRecordedAfterCallerLeaves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mem, err := NewMemoryStore(MemoryConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		mem := newMemoryStore(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		g := newGuard(t, Config{Next: cancelling{cancel}, Store: ctxStore{mem}})
 		g.Do(ctx, auth("alice", "guess", "192.0.2.1"))

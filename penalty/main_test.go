@@ -104,3 +104,14 @@ func timed(t *testing.T, g *Guard, req framing.Request) (bool, time.Duration, er
 	ok, err := g.Do(context.Background(), req)
 	return ok, time.Since(start), err
 }
+
+// newMemoryStore is a MemoryStore with the defaults, for a test that wraps
+// it.
+func newMemoryStore(t *testing.T) *MemoryStore {
+	t.Helper()
+	mem, err := NewMemoryStore(MemoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mem
+}
