@@ -114,7 +114,7 @@ func (r *Relay) serveConn(c net.Conn) {
 		}
 		h := <-r.idle
 		h.mu.Lock()
-		yes, err := h.relay(line, time.Now().Add(r.bare.timeout))
+		yes, err := h.relay(line, time.Now().Add(r.bare.timeout), r.bare.idleCheck)
 		h.mu.Unlock()
 		r.idle <- h
 		if err != nil {

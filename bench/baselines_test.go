@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"net"
 	"path/filepath"
 	"sync"
@@ -44,19 +45,53 @@ func askAll(t *testing.T, target Target) {
 }
 
 func TestDispatcherTarget(t *testing.T) {
-	d, err := NewDispatcher(sampleConfig(t))
+	for _, check := range []bool{false, true} {
+		t.Run(map[bool]string{false: "minimal", true: "idle check"}[check], func(t *testing.T) {
+			cfg := sampleConfig(t)
+			cfg.IdleCheck = check
+			d, err := NewDispatcher(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			askAll(t, d)
+			var served int64
+			for _, h := range d.HelperPIDs() {
+				served += h.Served
+			}
+			if served != 16*20 {
+				t.Errorf("helpers served %d answers, want %d", served, 16*20)
+			}
+		})
+	}
+}
+
+// With IdleCheck, a helper that writes while no request is outstanding is
+// caught before the next request is sent, as the pool catches it.
+func TestIdleCheckCatchesStrays(t *testing.T) {
+	cfg := sampleConfig(t)
+	p, err := filepath.Abs("../testscripts/stray.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Strays only while idle: a "1" every 5 ms on average, none with an answer.
+	cfg.Command, cfg.Processes, cfg.IdleCheck = []string{p, "--prompted", "0", "--extra", "0", "--interval", "5"}, 1, true
+	d, err := NewDispatcher(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	askAll(t, d)
-	var served int64
-	for _, h := range d.HelperPIDs() {
-		served += h.Served
+	for i := range 100 {
+		time.Sleep(20 * time.Millisecond) // idle long enough for a stray, most times
+		_, err := d.Do(context.Background(), 0, framing.Request{Op: framing.OpIsUser, User: "alice", Server: "example.com"})
+		if errors.Is(err, errIdleOutput) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("request %d: %v, want errIdleOutput or an answer", i, err)
+		}
 	}
-	if served != 16*20 {
-		t.Errorf("helpers served %d answers, want %d", served, 16*20)
-	}
+	t.Fatal("100 requests after idle gaps of a helper writing every 5 ms, and no stray caught")
 }
 
 func TestRelay(t *testing.T) {

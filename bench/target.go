@@ -95,6 +95,13 @@ type BareConfig struct {
 	Processes int
 	// Timeout bounds one exchange; zero means 5s.
 	Timeout time.Duration
+	// IdleCheck looks for output the helper wrote while idle before each
+	// exchange, as the pool does (ptyproc.Process.TryRead: one read
+	// syscall), and breaks the helper when there is some: the baseline
+	// with the pool's one safety check before a request, so that the
+	// cost of the pool's other work can be told from the cost of the
+	// check (--idle-check). False means no check, the minimal baseline.
+	IdleCheck bool
 }
 
 // BareTarget is the baseline: Processes helpers, each driven by a plain
@@ -104,8 +111,9 @@ type BareConfig struct {
 // Processes, so with as many workers as helpers nothing is ever shared. A
 // helper that fails is not replaced: its requests fail from then on.
 type BareTarget struct {
-	helpers []*bareHelper
-	timeout time.Duration
+	helpers   []*bareHelper
+	timeout   time.Duration
+	idleCheck bool
 }
 
 type bareHelper struct {
@@ -114,7 +122,11 @@ type bareHelper struct {
 	ex     *pool.Exchanger // under mu
 	served int64           // under mu
 	broken error
+	stray  [64]byte // under mu: what an idle check reads
 }
+
+// errIdleOutput: the helper wrote while no request was outstanding.
+var errIdleOutput = errors.New("output while idle")
 
 // NewBare starts the helpers.
 func NewBare(cfg BareConfig) (*BareTarget, error) {
@@ -124,7 +136,7 @@ func NewBare(cfg BareConfig) (*BareTarget, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	t := &BareTarget{timeout: cfg.Timeout}
+	t := &BareTarget{timeout: cfg.Timeout, idleCheck: cfg.IdleCheck}
 	for range cfg.Processes {
 		p, err := ptyproc.Start(ptyproc.Config{Args: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport})
 		if err != nil {
@@ -149,19 +161,32 @@ func (t *BareTarget) ask(ctx context.Context, h *bareHelper, req framing.Request
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.broken != nil {
-		return false, h.broken
+	if err := h.ready(t.idleCheck); err != nil {
+		return false, err
 	}
 	return h.done(h.ex.Exchange(req, deadline))
 }
 
 // relay exchanges a request already encoded (a relayed line) with h, by
 // deadline. h.mu is held.
-func (h *bareHelper) relay(line []byte, deadline time.Time) (bool, error) {
-	if h.broken != nil {
-		return false, h.broken
+func (h *bareHelper) relay(line []byte, deadline time.Time, idleCheck bool) (bool, error) {
+	if err := h.ready(idleCheck); err != nil {
+		return false, err
 	}
 	return h.done(h.ex.ExchangeEncoded(line, deadline))
+}
+
+// ready fails if h is broken or, with idleCheck, has written since its
+// last answer. h.mu is held.
+func (h *bareHelper) ready(idleCheck bool) error {
+	if h.broken == nil && idleCheck {
+		if n, err := h.proc.TryRead(h.stray[:]); n > 0 {
+			h.broken = errIdleOutput
+		} else if err != nil {
+			h.broken = err
+		}
+	}
+	return h.broken
 }
 
 // done records the outcome of an exchange on h. h.mu is held.

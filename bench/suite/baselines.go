@@ -21,6 +21,24 @@ const (
 	baselineRounds  = 3
 )
 
+// The baselines again, with the one check the pool makes before every
+// request and they do not: output the helper wrote while idle (bench
+// --idle-check). What the pool and serve lose against these is the cost of
+// everything else they do.
+const (
+	dispatcherChecked = "dispatcher, idle check"
+	relayChecked      = "relay, idle check"
+)
+
+// checkedPairs are the comparisons against the checked baselines,
+// reported beside the targets.
+var checkedPairs = [][2]string{
+	{"pool blocking", dispatcherChecked},
+	{"pool nonblocking", dispatcherChecked},
+	{"serve generic", relayChecked},
+	{"serve native", relayChecked},
+}
+
 // baselineRow is one configuration's throughput in each round.
 type baselineRow struct {
 	kind, vs string  // vs: the kind it is compared with
@@ -41,9 +59,11 @@ func (r *baselineRow) median() float64 {
 func (s *suite) baselines(h helperSpec) []*baselineRow {
 	rows := []*baselineRow{
 		{kind: "dispatcher"},
+		{kind: dispatcherChecked},
 		{kind: "pool blocking", vs: "dispatcher", goal: 0.95},
 		{kind: "pool nonblocking", vs: "dispatcher", goal: 0.95},
 		{kind: "relay"},
+		{kind: relayChecked},
 		{kind: "serve generic", vs: "relay", goal: 0.9},
 		{kind: "serve native", vs: "relay", goal: 0.9},
 	}
@@ -58,6 +78,8 @@ func (s *suite) baselines(h helperSpec) []*baselineRow {
 			switch r.kind {
 			case "dispatcher":
 				args = inProcess("--dispatcher")
+			case dispatcherChecked:
+				args = inProcess("--dispatcher", "--idle-check")
 			case "pool blocking":
 				args = inProcess("--mode", "blocking")
 			case "pool nonblocking":
@@ -65,8 +87,11 @@ func (s *suite) baselines(h helperSpec) []*baselineRow {
 			default:
 				sock := filepath.Join(s.dir, "baseline.sock")
 				server = []string{"serve", "--socket", sock, "--transport", "pty", "--processes", n, "--log-level", "warn", noPenalties, "--", h.path}
-				if r.kind == "relay" {
+				switch r.kind {
+				case "relay":
 					server = []string{"bench", "--relay", sock, "--transport", "pty", "--processes", n, "--log-level", "warn", "--", h.path}
+				case relayChecked:
+					server = []string{"bench", "--relay", sock, "--idle-check", "--transport", "pty", "--processes", n, "--log-level", "warn", "--", h.path}
 				}
 				args = append(s.benchArgs(), "--socket", sock, "--concurrency", c, "--connections", c)
 				if r.kind == "serve native" {

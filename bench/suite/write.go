@@ -193,6 +193,15 @@ func (s *suite) write(helpers []helperSpec, lat []latencyRow, base []*baselineRo
 			}
 			p("| %s | %.0f | %s | %s | %s | %s |\n", r.kind, r.median(), strings.Join(runs, ", "), against, ratioS, goal)
 		}
+		p("\nAgainst the same baselines with the pool's check for output written while a helper was idle (one read syscall before each request, `bench --idle-check`), which catches a stray answer before it can be read as the next request's; what remains is the cost of everything else:\n\n")
+		p("| configuration | against | ratio |\n| --- | --- | ---: |\n")
+		for _, pair := range checkedPairs {
+			r, vs := byKind[pair[0]], byKind[pair[1]]
+			if r == nil || vs == nil || r.median() == 0 || vs.median() == 0 {
+				continue
+			}
+			p("| %s | %s | %.2f× |\n", r.kind, vs.kind, r.median()/vs.median())
+		}
 	}
 	if len(s.notes) > 0 {
 		p("\n## Notes from this run\n\n")

@@ -49,7 +49,9 @@ Targets (one):
 Baseline server: --relay PATH --command ... serves the helpers on PATH with
 the least code that does the daemon's job (one goroutine per connection,
 each line handed to an idle helper, generic protocol) until interrupted;
-bench it with --socket PATH.
+bench it with --socket PATH. --idle-check gives --bare, --dispatcher and
+--relay the one check the pool makes before each request (output written
+while the helper was idle).
   --http URL                            an HTTP API like Prosody's mod_auth_http
 
 The pool's flags are serve's (--processes, --timeout, --max-requests, ...);
@@ -99,6 +101,7 @@ type benchFlags struct {
 	bare       bool
 	dispatcher bool
 	relay      string
+	idleCheck  bool
 	native     bool
 	socket     string
 	httpURL    string
@@ -143,6 +146,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.bare, "bare", false, "with a command: drive the helpers with a bare loop, no pool (the baseline; worker i always uses helper i mod --processes)")
 	fs.BoolVar(&f.dispatcher, "dispatcher", false, "with a command: share the helpers among the workers through a channel of idle helpers, no pool (the pool's baseline)")
 	fs.StringVar(&f.relay, "relay", "", "with a command: serve the helpers on this Unix socket with a minimal relay (the daemon's baseline) until interrupted")
+	fs.BoolVar(&f.idleCheck, "idle-check", false, "with --bare, --dispatcher or --relay: before each request, look for output the helper wrote while idle, as the pool does (one read syscall); the baseline with the pool's safety check")
 	fs.BoolVar(&f.native, "native", false, "with --socket: speak the native protocol (ids, answers out of order) through the Go client")
 	fs.StringVar(&f.socket, "socket", "", "bench the daemon serving on this Unix socket")
 	fs.StringVar(&f.httpURL, "http", "", "bench the HTTP auth API under this URL prefix (GET check_password, user_exists; POST set_password)")
@@ -236,6 +240,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(errors.New("--dispatcher needs a helper command"))
 	case f.relay != "" && !hasCommand:
 		return fail(errors.New("--relay needs a helper command"))
+	case f.idleCheck && !f.bare && !f.dispatcher && f.relay == "":
+		return fail(errors.New("--idle-check is for a baseline: --bare, --dispatcher or --relay (the pool always checks)"))
 	case f.bare && f.dispatcher:
 		return fail(errors.New("--bare or --dispatcher, not both"))
 	case f.native && f.socket == "":
@@ -363,7 +369,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cmdline := strings.Join(cfg.Command, " ")
 		bareCfg := bench.BareConfig{
 			Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport,
-			Protocol: cfg.Protocol, Processes: cfg.Processes, Timeout: cfg.Timeout,
+			Protocol: cfg.Protocol, Processes: cfg.Processes, Timeout: cfg.Timeout, IdleCheck: f.idleCheck,
 		}
 		switch {
 		case f.dispatcher:
@@ -667,7 +673,7 @@ func serveRelay(ctx context.Context, f *benchFlags, args []string, log *slog.Log
 	}
 	r, err := bench.NewRelay(bench.BareConfig{
 		Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Transport: cfg.Transport,
-		Protocol: cfg.Protocol, Processes: cfg.Processes, Timeout: cfg.Timeout,
+		Protocol: cfg.Protocol, Processes: cfg.Processes, Timeout: cfg.Timeout, IdleCheck: f.idleCheck,
 	})
 	if err != nil {
 		return fail(err)

@@ -233,6 +233,7 @@ func TestBenchUsage(t *testing.T) {
 		{"bare without command", []string{"--bare", "--socket", "x"}, "--bare needs"},
 		{"dispatcher without command", []string{"--dispatcher", "--socket", "x"}, "--dispatcher needs"},
 		{"bare and dispatcher", []string{"--bare", "--dispatcher", "--", "true"}, "not both"},
+		{"idle check on the pool", []string{"--idle-check", "--", "true"}, "--idle-check is for a baseline"},
 		{"native without socket", []string{"--native", "--", "true"}, "--native needs --socket"},
 		{"bad credentials", []string{"--credentials", "/nonexistent", "--socket", "x"}, "nonexistent"},
 		{"no daemon", []string{"--socket", "/nonexistent/sock"}, "connecting"},
