@@ -3,6 +3,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,22 @@ type Metrics struct {
 	timeouts  prometheus.Counter
 	outOfStep *prometheus.CounterVec
 	trust     *prometheus.CounterVec
+
+	// series holds the series each (op, outcome) has counted to, once
+	// made: WithLabelValues hashes the labels and locks the vector on
+	// every call, and every request made two such calls (BenchmarkRequest).
+	// Ops and outcomes are a few dozen pairs in all.
+	series sync.Map // seriesKey → *requestSeries
+}
+
+type seriesKey struct {
+	op      framing.Op
+	outcome string
+}
+
+type requestSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 var _ pool.Observer = (*Metrics)(nil)
@@ -81,8 +98,17 @@ func New() *Metrics {
 
 // Request implements pool.Observer.
 func (m *Metrics) Request(op framing.Op, outcome string, wait, total time.Duration) {
-	m.requests.WithLabelValues(op.String(), outcome).Inc()
-	m.duration.WithLabelValues(op.String()).Observe(total.Seconds())
+	k := seriesKey{op, outcome}
+	s, ok := m.series.Load(k)
+	if !ok {
+		s, _ = m.series.LoadOrStore(k, &requestSeries{
+			requests: m.requests.WithLabelValues(op.String(), outcome),
+			duration: m.duration.WithLabelValues(op.String()),
+		})
+	}
+	rs := s.(*requestSeries)
+	rs.requests.Inc()
+	rs.duration.Observe(total.Seconds())
 	m.queueWait.Observe(wait.Seconds())
 	if outcome == string(framing.KindTimeout) {
 		m.timeouts.Inc()
