@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"errors"
+	"runtime"
 	"time"
 
 	"github.com/authpool/authpool/framing"
@@ -69,24 +70,37 @@ func (p *Pool) checkout(ctx context.Context) (*helper, error) {
 // that has gone is dropped; its slot replaces it.
 func (p *Pool) release(h *helper) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if h.isGone() {
+		p.mu.Unlock()
 		return
 	}
 	if w := p.line.pop(); w != nil {
 		w.ch <- waitResult{h: h}
+		p.mu.Unlock()
+		// The waiter runs next on this thread, and sends its request at
+		// once: otherwise the helper would sit idle until this caller has
+		// taken its answer home and come back for more (5% of the
+		// throughput of 16 callers on 4 helpers).
+		runtime.Gosched()
 		return
 	}
 	p.idle = append(p.idle, h)
+	p.mu.Unlock()
 }
 
 // forget takes h out of the idle list and its slot once the slot is done
-// with it.
-func (p *Pool) forget(h *helper) {
+// with it; one to be stopped becomes one of the stopping, in the same
+// step, so that the pool's watch on callers (watch.go), which looks at
+// both, always finds an exchange still in flight on it, and a forced
+// shutdown can cut its grace short.
+func (p *Pool) forget(h *helper, stop bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if h.slot.cur == h {
 		h.slot.cur = nil
+	}
+	if stop {
+		p.stopping[h] = struct{}{}
 	}
 	for i, x := range p.idle {
 		if x == h {
@@ -159,7 +173,7 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request, now time
 	if h.served.Load() == 0 {
 		allowed = deadline.Add(conf.StartTimeout)
 	}
-	if err := h.prepare(h.watchFrom(ctx, now, deadline, p.unwatchedFor())); err != nil {
+	if err := h.prepare(h.watchFrom(ctx, deadline)); err != nil {
 		h.unwatch()
 		p.retire(h, err)
 		return false, lateAnswer{}, p.closedError(err)
@@ -201,11 +215,11 @@ func (p *Pool) ask(ctx context.Context, h *helper, req framing.Request, now time
 		return yes, late, nil
 	case !sent || !errors.Is(err, ErrTimeout) || !time.Now().Before(allowed):
 		// The helper failed, or missed even its own allowance.
-	case ctx != nil && ctx.Err() != nil:
+	case ctx != nil && gaveUp(ctx, time.Now()):
 		// Interrupted for the caller, not timed out: the answer is still
 		// due. Reading it in the background keeps the helper in step.
 		p.drainLater(h, req, lateAnswer{allowed, confirming})
-		return false, late, ctx.Err()
+		return false, late, callerErr(ctx)
 	case allowed.After(deadline):
 		// The caller's Timeout is up, the new helper's is not.
 		late = lateAnswer{allowed, confirming}

@@ -109,10 +109,6 @@ type Config struct {
 	// time.NewTimer's. Tests in this package set it to check the backoff
 	// schedule without waiting it out. Only New's Config counts.
 	newTimer func(time.Duration) (c <-chan time.Time, stop func() bool)
-	// unwatched is how long an exchange runs before it watches its
-	// caller's context (watch.go); zero means unwatchedFor. Tests set it
-	// to arm the watcher at once. Only New's Config counts.
-	unwatched time.Duration
 
 	// MaxRequests, when positive, replaces a helper after it has answered
 	// that many requests; MaxAge, when positive, after it has run that

@@ -99,9 +99,9 @@
 //
 // Every helper process and goroutine belongs to the Pool and is gone when
 // Shutdown or Close returns. A caller that gives up while its helper is
-// answering gets its context's error at once (within a few milliseconds
-// when its context is cancelled rather than past its deadline: see
-// watch.go); the answer is read and thrown away in the background so that
+// answering gets its context's error at once (within 5 ms when its
+// context is cancelled rather than past its deadline: see watch.go); the
+// answer is read and thrown away in the background so that
 // the helper stays in step and in service. The same happens to the first
 // answer of a helper still starting up when it comes after Timeout: the
 // caller waits Timeout, the helper is given StartTimeout more.
@@ -116,9 +116,10 @@
 //	             take a job, exchange, deliver its Result
 //	besides:     for an answer whose caller has its error already, a
 //	             drain goroutine of the pool's (Blocking; a worker reads it
-//	             itself); a context watcher only for an exchange that
-//	             outlasts a few milliseconds; the line's timer, which ends
-//	             waits past QueueTimeout
+//	             itself); the watch, one goroutine that interrupts the
+//	             exchanges whose callers gave up, running only while
+//	             exchanges with callers that can give up are in flight;
+//	             the line's timer, which ends waits past QueueTimeout
 //
 // Waiting costs no allocation: waiters and jobs are reused; QueueTimeout
 // is kept by one timer for the whole line of waiting callers (Blocking)

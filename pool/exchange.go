@@ -29,9 +29,6 @@ type Exchanger struct {
 	dec   framing.AnswerDecoder
 	wbuf  []byte
 	rbuf  []byte
-	// extend, when set, is asked about each failed read or write and may
-	// let the exchange go on: the pool's watch on its caller (watch.go).
-	extend func(error) bool
 }
 
 // NewExchanger returns an Exchanger for proc, whose helper speaks proto.
@@ -97,18 +94,12 @@ func (e *Exchanger) send(req framing.Request) error {
 	return err
 }
 
-// write writes b whole, resuming after a deadline that extend moved.
+// write writes b whole.
 func (e *Exchanger) write(b []byte) error {
-	for {
-		n, err := e.proc.Write(b)
-		if err == nil {
-			return nil
-		}
-		if e.extend == nil || !e.extend(err) {
-			return ioError(err)
-		}
-		b = b[n:]
+	if _, err := e.proc.Write(b); err != nil {
+		return ioError(err)
 	}
+	return nil
 }
 
 // readAnswer reads one answer within the read deadline already set.
@@ -130,7 +121,7 @@ func (e *Exchanger) readAnswer() (bool, error) {
 				return yes, nil
 			}
 		}
-		if err != nil && (e.extend == nil || !e.extend(err)) {
+		if err != nil {
 			return false, ioError(err)
 		}
 	}

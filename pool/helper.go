@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,27 +30,24 @@ type helper struct {
 	served atomic.Int64 // answers read; atomic only so Stats can read it
 	probes atomic.Int64 // of those, answers to the pool's own probes
 
-	// interruptFn is interrupt as a func value, made once so that arming a
-	// context watcher does not allocate it again for every request.
-	interruptFn func()
-
 	// gone: retired or exited, never to be handed out again. Set under mu
 	// (with reason and retired), read without it.
 	gone atomic.Bool
 
 	mu      sync.Mutex
-	reason  RetireReason  // why it was retired (RetireExit if nobody asked it to go)
-	retired chan struct{} // closed by retire
-	armed   bool          // a context watcher may still interrupt a read
+	reason  RetireReason    // why it was retired (RetireExit if nobody asked it to go)
+	retired chan struct{}   // closed by retire
+	armed   bool            // a probe's context watcher may still interrupt a read
+	caller  context.Context // the caller of the exchange in flight, for the pool's watch (watch.go)
+	// watched: an exchange with a caller that can give up is in flight
+	// (set by the holder, read by the pool's watch).
+	watched atomic.Bool
 }
 
 // newHelper makes the helper a slot is about to start; started gives it
 // its process.
 func newHelper(s *slot) *helper {
-	h := &helper{slot: s, retired: make(chan struct{})}
-	h.interruptFn = h.interrupt
-	h.ex.extend = h.extend
-	return h
+	return &helper{slot: s, retired: make(chan struct{})}
 }
 
 // startedAs records h's process, which speaks proto.
@@ -154,8 +152,9 @@ func (h *helper) retire(reason RetireReason) bool {
 // isGone reports whether h was retired or has exited.
 func (h *helper) isGone() bool { return h.gone.Load() }
 
-// interrupt makes a read or write in progress return at once, if the holder still
-// allows it. It runs on the context watcher's goroutine.
+// interrupt makes a read or write in progress return at once, if the
+// holder still allows it. It runs on a probe's context watcher's
+// goroutine.
 func (h *helper) interrupt() {
 	h.mu.Lock()
 	defer h.mu.Unlock()

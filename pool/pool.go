@@ -60,6 +60,9 @@ type Pool struct {
 	trustEpoch atomic.Uint64 // counts trips; a helper trusted before one never answers again
 	// suspectUntil (unix nanoseconds): until then, yes answers are confirmed.
 	suspectUntil atomic.Int64
+
+	// watching: the watch on callers of exchanges in flight runs (watch.go).
+	watching atomic.Bool
 }
 
 // New validates cfg and starts the helpers in the background; requests made
@@ -119,15 +122,14 @@ func (p *Pool) SetPass(ctx context.Context, user, server, password string) (bool
 // (or a worker) is bounded by ctx, or by Config.QueueTimeout when ctx has no
 // deadline; the exchange itself by Config.Timeout, also for a helper still
 // starting up. If ctx ends while a helper is answering, Do returns (at once
-// when ctx's deadline passes, within a few milliseconds when it is
-// cancelled) and the answer is read and thrown away in the background, so
+// when ctx's deadline passes, within 5 ms when it is cancelled) and the answer is read and thrown away in the background, so
 // the helper is not lost. An auth or isuser whose helper dies before
 // answering is asked once more of another helper.
 //
 // In Blocking mode Do runs the exchange on the caller's goroutine; in
 // NonBlocking mode on the helper's worker, while the caller waits for its
-// Result. Neither allocates when its context cannot be cancelled, or its
-// answer comes within a few milliseconds.
+// Result. Neither allocates (but for the pool's watch on callers, when
+// a caller that can give up is the first in flight after a pause).
 func (p *Pool) Do(ctx context.Context, req framing.Request) (bool, error) {
 	if answered, yes, err := p.precheck(req); answered {
 		return yes, err

@@ -20,7 +20,7 @@ import (
 // What a request allocates: nothing, but a copy of a password the helper's
 // stderr redaction does not hold yet (ptyproc.Process.Redact; here the
 // password is always the same), and, for a context that can end, the
-// watcher of an exchange that outlasts a few milliseconds (watch.go).
+// pool's watch when it starts after the pool was idle (watch.go).
 func BenchmarkDo(b *testing.B) {
 	for _, tr := range []ptyproc.Transport{ptyproc.PTY, ptyproc.Pipe} {
 		for _, mode := range []Mode{Blocking, NonBlocking} {

@@ -185,11 +185,12 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 		h.retire(RetireShutdown)
 	}
 	exited := h.retire(RetireExit) // false if the pool retired it first
-	p.forget(h)
+	crashed := exited || h.reason == RetireExit
+	p.forget(h, !crashed)
 	if h.served.Load() > 0 || time.Since(h.started) >= p.conf().HealthyAfter {
 		s.failures.Store(0)
 	}
-	if exited || h.reason == RetireExit {
+	if crashed {
 		// Nobody asked it to go: it crashed, or was killed from outside.
 		// (Whether its slot or the request it was answering noticed first
 		// makes no difference.) Close also covers a helper that closed its
@@ -209,10 +210,6 @@ func (s *slot) finish(h *helper, log *slog.Logger) {
 	default:
 		log.Warn("helper replaced", "pid", h.proc.Pid(), "reason", h.reason)
 	}
-	// Tracked so that a forced shutdown can cut the grace short.
-	p.mu.Lock()
-	p.stopping[h] = struct{}{}
-	p.mu.Unlock()
 	grace := p.conf().StopGrace
 	if p.closing.Load() {
 		grace = 0

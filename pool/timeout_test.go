@@ -161,21 +161,14 @@ func (s stderrSignal) WithAttrs([]slog.Attr) slog.Handler       { return s }
 // TestCallerCancelsMidExchange: a caller whose context is cancelled (not
 // past a deadline) while its helper answers gets context.Canceled without
 // waiting for the answer, which is thrown away: the next request gets its
-// own answer from the same helper. Whether the cancellation comes while
-// the exchange runs unwatched or once its watcher is armed (watch.go),
-// which the test cannot time, so the watcher is also armed at once.
+// own answer from the same helper. In Blocking mode the pool's watch
+// (watch.go) interrupts the exchange; in NonBlocking mode the caller stops
+// waiting for its worker.
 func TestCallerCancelsMidExchange(t *testing.T) {
-	for _, tt := range []struct {
-		mode      Mode
-		unwatched time.Duration
-	}{
-		{Blocking, 0},
-		{Blocking, time.Nanosecond},
-		{NonBlocking, 0},
-	} {
-		t.Run(fmt.Sprintf("%s/unwatched=%v", tt.mode, tt.unwatched), func(t *testing.T) {
+	for _, mode := range []Mode{Blocking, NonBlocking} {
+		t.Run(mode.String(), func(t *testing.T) {
 			sig := stderrSignal{Handler: slog.DiscardHandler, lines: make(chan string, 1)}
-			p := newPool(t, "db", Config{Mode: tt.mode, Logger: slog.New(sig), unwatched: tt.unwatched})
+			p := newPool(t, "db", Config{Mode: mode, Logger: slog.New(sig)})
 			ctx := bounded(t)
 			if _, err := p.Do(ctx, auth("alice", "wrong")); err != nil {
 				t.Fatal(err)
@@ -252,5 +245,62 @@ func TestQueueTimeoutBoundsTheWait(t *testing.T) {
 				t.Fatalf("%d still waiting", st.Waiting)
 			}
 		})
+	}
+}
+
+// TestWatchRunsOnlyWhileWatching: the pool's watch on callers (watch.go)
+// starts with an exchange whose caller can give up, stops once none is in
+// flight, so that an idle pool has no timer ticking, and starts again for
+// the next, which it still interrupts when its caller gives up.
+func TestWatchRunsOnlyWhileWatching(t *testing.T) {
+	sig := stderrSignal{Handler: slog.DiscardHandler, lines: make(chan string, 1)}
+	p := newPool(t, "db", Config{Logger: slog.New(sig)})
+	ctx := bounded(t)
+	idle := func(what string) {
+		t.Helper()
+		for p.watching.Load() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: the watch still runs with no exchange in flight", what)
+			case <-time.After(watchEvery):
+			}
+		}
+	}
+	if _, err := p.Do(context.Background(), auth("alice", "wrong")); err != nil {
+		t.Fatal(err)
+	}
+	if p.watching.Load() {
+		t.Fatal("a caller that can never give up started the watch")
+	}
+	if _, err := p.Do(ctx, auth("alice", "wrong")); err != nil {
+		t.Fatal(err)
+	}
+	idle("after one request")
+	for round := range 2 {
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.Do(cctx, auth("announce", "x"))
+			done <- err
+		}()
+		select {
+		case <-sig.lines:
+		case <-ctx.Done():
+			t.Fatal("the request never reached the helper")
+		}
+		if !p.watching.Load() {
+			t.Fatalf("round %d: no watch while an exchange with a caller that can give up is in flight", round)
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("round %d: %v, want context.Canceled", round, err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("round %d: Do did not return after its context was cancelled", round)
+		}
+		// Its answer is drained in the background; then nothing is watched.
+		idle(fmt.Sprintf("round %d", round))
 	}
 }
