@@ -42,9 +42,22 @@ func (s foldingStore) Do(_ context.Context, _ int, req framing.Request) (bool, e
 
 func (foldingStore) Close() error { return nil }
 
-// runFolding runs the credentials against a foldingStore, each request
-// twice, and adds the thresholds' verdicts to the report.
-func runFolding(rec *bench.RecordWriter, thresholds ...bench.Threshold) *bench.Report {
+// demoWorkload is the credentials above, for the examples that are not
+// about making a workload.
+func demoWorkload() *bench.Workload {
+	w, err := bench.ParseCredentials(strings.NewReader(credentials), "credentials")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return w
+}
+
+// Run checks every answer against the one the workload expects: a wrong
+// answer is counted apart from a failed request, and a yes that should
+// have been a no is a false accept, someone who got in.
+func ExampleRun() {
+	// A workload can also be generated (Generate, GenerateMix) or built
+	// as a literal: its Items are exported.
 	w, err := bench.ParseCredentials(strings.NewReader(credentials), "credentials")
 	if err != nil {
 		log.Fatal(err)
@@ -52,25 +65,15 @@ func runFolding(rec *bench.RecordWriter, thresholds ...bench.Threshold) *bench.R
 	rep, err := bench.Run(context.Background(), bench.Config{
 		Target:   foldingStore{"alice@example.com": "wonderland"},
 		Workload: w,
-		// A closed loop of one worker and a fixed number of requests: the
-		// run cycles through the workload in order, and the counts below
-		// are the same on every machine (the latencies are not).
+		// One worker and a fixed number of requests: the run cycles
+		// through the workload in order, so the counts below are the
+		// same on every machine (the latencies are not).
 		Concurrency: 1,
-		Requests:    int64(2 * len(w.Items)),
-		Record:      rec,
+		Requests:    8,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	bench.JudgeAll(rep, thresholds)
-	return rep
-}
-
-// Run checks every answer against the one the workload expects: a wrong
-// answer is counted apart from a failed request, and a yes that should
-// have been a no is a false accept, someone who got in.
-func ExampleRun() {
-	rep := runFolding(nil)
 
 	fmt.Println("requests:", rep.Requests, "checked:", rep.Checked)
 	fmt.Println("wrong:", rep.Wrong, "false accepts:", rep.FalseAccepts, "false rejects:", rep.FalseRejects)
@@ -84,27 +87,38 @@ func ExampleRun() {
 	// auth alice@example.com password=(redacted): answered yes, expected no
 }
 
-// Thresholds turn a report into a pass or a fail for CI (bench --threshold):
-// counts may be given as numbers or as a share of the requests.
+// Thresholds turn a report into a pass or a fail for CI (bench --threshold).
+// They judge any report: one from Run, or one read back with ReadReports
+// or ReadRecords. Counts may be given as numbers or as a share of the
+// requests, latencies as durations.
 func ExampleJudgeAll() {
+	rep := &bench.Report{
+		Requests: 1000,
+		Yes:      600,
+		No:       398,
+		Errors:   2,
+		Latency:  bench.Latency{P99: 4200}, // µs
+		Outcomes: bench.Outcomes{OK: 600, Rejected: 398, Timeout: 2},
+	}
 	var ts []bench.Threshold
-	for _, spec := range []string{"false_accepts=0", "errors<0.1%", "ok>=4"} {
+	for _, spec := range []string{"false_accepts=0", "errors<0.1%", "p99<5ms"} {
 		t, err := bench.ParseThreshold(spec)
 		if err != nil {
 			log.Fatal(err)
 		}
 		ts = append(ts, t)
 	}
-	rep := runFolding(nil, ts...)
 
-	// JudgeAll returned the verdict; the report keeps each threshold's.
+	fmt.Println("all passed:", bench.JudgeAll(rep, ts))
+	// The report keeps each threshold's verdict, for its text and JSON.
 	for _, r := range rep.Thresholds {
 		fmt.Printf("%-16s pass=%-5v %s\n", r.Spec, r.Pass, r.Got)
 	}
 	// Output:
-	// false_accepts=0  pass=false false_accepts 2
-	// errors<0.1%      pass=true  errors 0 of 8, 0%
-	// ok>=4            pass=true  ok 4
+	// all passed: false
+	// false_accepts=0  pass=true  false_accepts 0
+	// errors<0.1%      pass=false errors 2 of 1000, 0.20%
+	// p99<5ms          pass=true  p99 4.20ms
 }
 
 // A record keeps every request of a run as a JSON line (users, never
@@ -126,7 +140,15 @@ func ExampleReadRecords() {
 		log.Fatal(err)
 	}
 	rec := bench.NewRecordWriter(f)
-	rep := runFolding(rec)
+	rep, err := bench.Run(context.Background(), bench.Config{
+		Target:   foldingStore{"alice@example.com": "wonderland"},
+		Workload: demoWorkload(),
+		Requests: 8,
+		Record:   rec, // every request, as it ends
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	// Finish writes the summary line; it returns the first write error.
 	if err := rec.Finish(rep); err != nil {
 		log.Fatal(err)
@@ -173,13 +195,9 @@ func ExamplePoolTarget() {
 	target := bench.PoolTarget{Pool: p}
 	defer target.Close() // Run does not close its target
 
-	w, err := bench.ParseCredentials(strings.NewReader(credentials), "credentials")
-	if err != nil {
-		log.Fatal(err)
-	}
 	rep, err := bench.Run(context.Background(), bench.Config{
 		Target:      target,
-		Workload:    w,
+		Workload:    demoWorkload(),
 		Concurrency: 4,
 		Requests:    40,
 	})
