@@ -61,6 +61,8 @@ func (m Mix) total() int { return m.Valid + m.Invalid + m.Unknown + m.IsUser + m
 // must know.
 func (m Mix) NeedsKnownUsers() bool { return m.Valid+m.Invalid+m.IsUser > 0 }
 
+// String writes the mix in the form ParseMix reads, naming only the
+// kinds with a weight: "valid=60,invalid=30,unknown=10".
 func (m Mix) String() string {
 	var parts []string
 	for i, v := range []int{m.Valid, m.Invalid, m.Unknown, m.IsUser, m.NoUser} {

@@ -25,6 +25,8 @@ const (
 
 var outcomeNames = [numOutcomes]string{"ok", "rejected", "false_accept", "false_reject", "timeout", "unavailable", "overloaded", "connection", "other"}
 
+// String is the outcome's name as reports, records and ParseOutcome
+// spell it: "ok", "false_accept", "timeout"...
 func (o Outcome) String() string {
 	if o < numOutcomes {
 		return outcomeNames[o]

@@ -120,6 +120,8 @@ func ConstantShape(r float64) *Shape {
 	return &Shape{Stages: []Stage{{r, r, 0}}, spec: strconv.FormatFloat(r, 'f', -1, 64)}
 }
 
+// String is the spec the shape was parsed from (a constant shape's rate),
+// as reports show it.
 func (s *Shape) String() string { return s.spec }
 
 // Length is the time the stages take; the last rate holds after it.
