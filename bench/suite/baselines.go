@@ -14,11 +14,14 @@ import (
 
 // The pool and the daemon against the least code that does their job
 // (bench.DispatcherTarget, bench.Relay), on 4 C helpers over a pty with 16
-// callers, in interleaved rounds; medians of the rounds count.
+// callers, in interleaved rounds. A ratio is the median of the rounds'
+// ratios: each round measures every configuration within a minute, so
+// its ratio is not moved by the machine changing speed between rounds
+// (NOTES §4: it does, and a run stays in one mode).
 const (
 	baselineN       = 4
 	baselineCallers = 16
-	baselineRounds  = 3
+	baselineRounds  = 5
 )
 
 // The baselines again, with the one check the pool makes before every
@@ -39,7 +42,8 @@ var checkedPairs = [][2]string{
 	{"serve native", relayChecked},
 }
 
-// baselineRow is one configuration's throughput in each round.
+// baselineRow is one configuration's throughput in each round (0: the
+// round's measurement failed).
 type baselineRow struct {
 	kind, vs string  // vs: the kind it is compared with
 	goal     float64 // the ratio to reach against vs
@@ -47,10 +51,26 @@ type baselineRow struct {
 }
 
 func (r *baselineRow) median() float64 {
-	if len(r.runs) == 0 {
+	return median(slices.DeleteFunc(slices.Clone(r.runs), func(v float64) bool { return v == 0 }))
+}
+
+// ratioTo is the median over the rounds of r's throughput over vs's in
+// the same round; 0 when no round measured both.
+func (r *baselineRow) ratioTo(vs *baselineRow) float64 {
+	var rs []float64
+	for i := range min(len(r.runs), len(vs.runs)) {
+		if r.runs[i] > 0 && vs.runs[i] > 0 {
+			rs = append(rs, r.runs[i]/vs.runs[i])
+		}
+	}
+	return median(rs)
+}
+
+// median of s, which it sorts; the upper one of an even count; 0 if empty.
+func median(s []float64) float64 {
+	if len(s) == 0 {
 		return 0
 	}
-	s := slices.Clone(r.runs)
 	slices.Sort(s)
 	return s[len(s)/2]
 }
@@ -99,11 +119,13 @@ func (s *suite) baselines(h helperSpec) []*baselineRow {
 				}
 			}
 			k := key{h.name, "pty", baselineN, r.kind}
+			v := 0.0
 			s.withServer(server, func() {
 				if rep := s.measure(k, h, args, server); rep != nil {
-					r.runs = append(r.runs, rep.Throughput)
+					v = rep.Throughput
 				}
 			})
+			r.runs = append(r.runs, v)
 		}
 	}
 	return rows

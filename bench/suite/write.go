@@ -170,7 +170,7 @@ func (s *suite) write(helpers []helperSpec, lat []latencyRow, base []*baselineRo
 	}
 	if len(base) > 0 {
 		p("\n## Against minimal baselines (issue 13)\n\n")
-		p("%d C echo helpers over a pty, %d callers (in process) or %d connections (over the socket), %d interleaved rounds; the median of the rounds counts. ", baselineN, baselineCallers, baselineCallers, baselineRounds)
+		p("%d C echo helpers over a pty, %d callers (in process) or %d connections (over the socket), %d interleaved rounds (each measures every configuration once, within a minute); a ratio is the median of the rounds' ratios, so that the machine changing speed between rounds does not move it. ", baselineN, baselineCallers, baselineCallers, baselineRounds)
 		p("The dispatcher shares the helpers through a channel of idle helpers; the relay is a Unix socket server with one goroutine per connection that hands each line to an idle helper (`bench --dispatcher`, `bench --relay`).\n\n")
 		p("| configuration | answers/s (median) | rounds | against | ratio | target |\n| --- | ---: | --- | --- | ---: | --- |\n")
 		byKind := map[string]*baselineRow{}
@@ -183,8 +183,8 @@ func (s *suite) write(helpers []helperSpec, lat []latencyRow, base []*baselineRo
 				runs[i] = fmt.Sprintf("%.0f", v)
 			}
 			against, ratioS, goal := "", "", ""
-			if vs := byKind[r.vs]; vs != nil && vs.median() > 0 && r.median() > 0 {
-				ratio := r.median() / vs.median()
+			if vs := byKind[r.vs]; vs != nil && r.ratioTo(vs) > 0 {
+				ratio := r.ratioTo(vs)
 				verdict := "**met**"
 				if ratio < r.goal {
 					verdict = "**missed**"
@@ -197,10 +197,20 @@ func (s *suite) write(helpers []helperSpec, lat []latencyRow, base []*baselineRo
 		p("| configuration | against | ratio |\n| --- | --- | ---: |\n")
 		for _, pair := range checkedPairs {
 			r, vs := byKind[pair[0]], byKind[pair[1]]
-			if r == nil || vs == nil || r.median() == 0 || vs.median() == 0 {
+			if r == nil || vs == nil || r.ratioTo(vs) == 0 {
 				continue
 			}
-			p("| %s | %s | %.2f× |\n", r.kind, vs.kind, r.median()/vs.median())
+			p("| %s | %s | %.2f× |\n", r.kind, vs.kind, r.ratioTo(vs))
+		}
+		if r, ok := ratio(s.get("echo (C)", "pipe", 4, "pool"), s.get("echo (C)", "pipe", 4, "bare")); ok {
+			verdict := "**met**"
+			if r < 0.8 {
+				verdict = "**missed**"
+			}
+			p("\nPipe transport, C helper, N=4, pool / bare pipe loop (the throughput table above): %.2f×; target ≥ 0.80×: %s.\n", r, verdict)
+			if why := whyMissed("pool-pipe"); r < 0.8 && why != "" {
+				p("%s\n", why)
+			}
 		}
 	}
 	if len(s.notes) > 0 {
