@@ -4,16 +4,23 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/cpu"
 )
 
 const sigKill = syscall.SIGKILL
 
 type counters struct {
-	requests, badRequests, overloaded atomic.Uint64
-	spawns, spawnFailures, exits      atomic.Uint64
-	timeouts, protocolErrors          atomic.Uint64
-	recycles                          atomic.Uint64
-	outOfStep, distrusted             atomic.Uint64
+	// requests is written by every request: on a cache line of its own,
+	// like Pool.inflight.
+	_                            cpu.CacheLinePad
+	requests                     atomic.Uint64
+	_                            cpu.CacheLinePad
+	badRequests, overloaded      atomic.Uint64
+	spawns, spawnFailures, exits atomic.Uint64
+	timeouts, protocolErrors     atomic.Uint64
+	recycles                     atomic.Uint64
+	outOfStep, distrusted        atomic.Uint64
 }
 
 // Stats is a snapshot of the pool.
