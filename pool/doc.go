@@ -101,8 +101,8 @@
 // Shutdown or Close returns. A caller that gives up while its helper is
 // answering gets its context's error at once (within 5 ms when its
 // context is cancelled rather than past its deadline: see watch.go); the
-// answer is read and thrown away in the background so that
-// the helper stays in step and in service. The same happens to the first
+// answer is read and thrown away in the background so that the helper
+// stays in step and in service. The same happens to the first
 // answer of a helper still starting up when it comes after Timeout: the
 // caller waits Timeout, the helper is given StartTimeout more.
 //
@@ -110,7 +110,7 @@
 //
 //	Blocking:    caller goroutine: precheck, take an idle helper (or wait
 //	             in line for one), exchange, give it back (or hand it to the
-//	             first in line)
+//	             first in line, and let it run at once)
 //	NonBlocking: caller goroutine: precheck, enqueue, wait for the Result
 //	             slot goroutine (one per helper, the helper's worker):
 //	             take a job, exchange, deliver its Result
