@@ -131,9 +131,10 @@ func (p *Pool) SetPass(ctx context.Context, user, server, password string) (bool
 // (or a worker) is bounded by ctx, or by Config.QueueTimeout when ctx has no
 // deadline; the exchange itself by Config.Timeout, also for a helper still
 // starting up. If ctx ends while a helper is answering, Do returns (at once
-// when ctx's deadline passes, within 5 ms when it is cancelled) and the answer is read and thrown away in the background, so
-// the helper is not lost. An auth or isuser whose helper dies before
-// answering is asked once more of another helper.
+// when ctx's deadline passes, within 5 ms when it is cancelled) and the
+// answer is read and thrown away in the background, so the helper is not
+// lost. An auth or isuser whose helper dies before answering is asked once
+// more of another helper.
 //
 // In Blocking mode Do runs the exchange on the caller's goroutine; in
 // NonBlocking mode on the helper's worker, while the caller waits for its

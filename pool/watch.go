@@ -65,14 +65,15 @@ func (h *helper) unwatch() {
 }
 
 // checkCaller, the pool's watch's, interrupts h's exchange if its caller
-// gave up. It reports whether an exchange on h is watched.
+// gave up: again at every tick until the exchange ends, since a step of
+// it may set a deadline of its own (helper.settle). It reports whether an
+// exchange on h is watched.
 func (h *helper) checkCaller(now time.Time) bool {
 	h.mu.Lock()
 	if h.caller != nil && gaveUp(h.caller, now) {
 		// Both ends: a write blocked on a helper that does not read ends
 		// too (and the helper is retired: its request was cut short).
 		h.proc.SetDeadline(now)
-		h.caller = nil
 	}
 	h.mu.Unlock()
 	return h.watched.Load()
