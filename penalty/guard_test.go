@@ -79,6 +79,45 @@ func siege(g *Guard, client string, user func(i int) string, alongside ...func(c
 
 func alice(int) string { return "alice" }
 
+// together is 16 requests asked of a Guard at once, and when each was
+// answered, counted from when they were asked, in the order answered.
+type together struct {
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	answered []time.Duration
+}
+
+// askTogether asks g req(i) for i in 0..15, each in a goroutine of its
+// own; a request that fails is a test error.
+func askTogether(t *testing.T, g *Guard, req func(i int) framing.Request) *together {
+	a := new(together)
+	start := time.Now()
+	for i := range 16 {
+		a.wg.Go(func() {
+			if _, err := g.Do(context.Background(), req(i)); err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+			a.mu.Lock()
+			a.answered = append(a.answered, time.Since(start))
+			a.mu.Unlock()
+		})
+	}
+	return a
+}
+
+// count is how many have been answered so far.
+func (a *together) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.answered)
+}
+
+// wait waits for every answer and returns their times.
+func (a *together) wait() []time.Duration {
+	a.wg.Wait()
+	return a.answered
+}
+
 // Done when: one address guessing one user's password over 16 connections
 // for 30 s gets at most 10 answers; meanwhile the right password from
 // another address waits at most UserMax, and another user is not delayed.
@@ -321,34 +360,19 @@ func TestCleanAttemptsAskedTogether(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := newHelper(latency)
 				g := newGuard(t, Config{Next: h, MaxWait: time.Hour})
-				var wg sync.WaitGroup
-				var mu sync.Mutex
-				var answered []time.Duration
-				start := time.Now()
-				for i := range 16 {
-					wg.Go(func() {
-						if _, err := g.Do(context.Background(), auth("alice", fmt.Sprint("w", i), client)); err != nil {
-							t.Errorf("guess %d: %v", i, err)
-						}
-						mu.Lock()
-						answered = append(answered, time.Since(start))
-						mu.Unlock()
-					})
-				}
+				a := askTogether(t, g, func(i int) framing.Request { return auth("alice", fmt.Sprint("w", i), client) })
 				time.Sleep(latency)
 				synctest.Wait()
 				if n := h.count("alice"); n != 16 {
 					t.Errorf("%d asked after one helper time, want all 16 at once", n)
 				}
-				mu.Lock()
-				if len(answered) != 1 {
-					t.Errorf("%d answered after one helper time, want 1", len(answered))
+				if n := a.count(); n != 1 {
+					t.Errorf("%d answered after one helper time, want 1", n)
 				}
-				mu.Unlock()
 				if s := g.Stats(); s.Held != 15 || s.InLine != 15 {
 					t.Errorf("stats %+v, want 15 held in line", s)
 				}
-				wg.Wait()
+				answered := a.wait()
 				// Then one each penalty: 2, 4, 8, then Max (15 s), or, with no
 				// address, the user's key capped at UserMax (2 s).
 				want := []time.Duration{latency}
@@ -404,26 +428,13 @@ func TestCleanSuccessesSideBySide(t *testing.T) {
 func TestAddressFailureHoldsOtherUsers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := newGuard(t, Config{Next: newHelper(latency), MaxWait: time.Hour})
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var answered []time.Duration
-		start := time.Now()
-		for i := range 16 {
-			wg.Go(func() {
-				g.Do(context.Background(), auth(fmt.Sprint("user", i), "guess", "192.0.2.1"))
-				mu.Lock()
-				answered = append(answered, time.Since(start))
-				mu.Unlock()
-			})
-		}
+		a := askTogether(t, g, func(i int) framing.Request { return auth(fmt.Sprint("user", i), "guess", "192.0.2.1") })
 		time.Sleep(latency)
 		synctest.Wait()
-		mu.Lock()
-		if len(answered) != 1 {
-			t.Errorf("%d answered after one helper time, want 1", len(answered))
+		if n := a.count(); n != 1 {
+			t.Errorf("%d answered after one helper time, want 1", n)
 		}
-		mu.Unlock()
-		wg.Wait()
+		answered := a.wait()
 		if got, want := answered[1]-answered[0], DefaultBase; got != want {
 			t.Errorf("second answer %v after the first, want the address's penalty %v", got, want)
 		}
